@@ -1,0 +1,1080 @@
+"""Typed header values: parse and format, one class (or function) per grammar rule.
+
+Each class has ``parse(text)`` (raising :class:`websip.ParseError`) and a
+``__str__`` that writes it back, so that ``T.parse(str(v)) == v``.
+:func:`parse_header` maps a header name (any case, compact forms included) to the
+parser of its value. Headers websip does not know are returned as their text.
+
+List headers (Via, Contact, Route, ...; see ``names.ENTITY_LIST_HEADERS``) hold
+several entries separated by top-level commas; :func:`split_list` cuts them,
+never inside a quoted string or angle brackets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from websip.exceptions import ParseError
+
+from .abnf import (
+    CALLID_RE,
+    HOST,
+    QUOTED_STRING,
+    TOKEN,
+    TOKEN_CHARS,
+    is_token,
+    is_valid_host,
+    quote,
+    unquote,
+)
+from .names import ENTITY_LIST_HEADERS, TOKEN_LIST_HEADERS, canonical_key, canonical_name
+from .params import HeaderParams, parse_generic_params
+from .uri import URI
+
+__all__ = [
+    "CSeq",
+    "Challenge",
+    "ContentDisposition",
+    "Credentials",
+    "Event",
+    "MediaType",
+    "MinSE",
+    "NameAddr",
+    "RAck",
+    "Reason",
+    "Replaces",
+    "RetryAfter",
+    "SessionExpires",
+    "SubscriptionState",
+    "Via",
+    "Warning",
+    "parse_header",
+    "split_list",
+]
+
+_QUOTED_RE = re.compile(QUOTED_STRING)
+_WS = " \t"
+
+
+def split_list(value: str) -> list[str]:
+    """Cut a header value at the commas that separate list entries.
+
+    Commas inside quoted strings or ``<...>`` belong to the entry. Entries are
+    stripped of surrounding whitespace; empty entries are kept (they are errors
+    the entry's parser reports).
+    """
+    if "," not in value:
+        return [value]
+    entries = []
+    start = 0
+    depth = 0
+    in_quotes = False
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            entries.append(value[start:i].strip())
+            start = i + 1
+        i += 1
+    entries.append(value[start:].strip())
+    return entries
+
+
+def _check_end(text: str, pos: int, header: str | None) -> None:
+    if pos != len(text) and text[pos:].strip(_WS):
+        raise ParseError(f"unexpected text {text[pos : pos + 20]!r}", header=header)
+
+
+# --------------------------------------------------------------------------
+# name-addr / addr-spec: From, To, Contact, Route, Record-Route, Refer-To, ...
+# --------------------------------------------------------------------------
+
+# display-name = *(token LWS) / quoted-string
+# lenient: non-ASCII letters are accepted in unquoted display names (seen in the wild).
+_DISPLAY_WORD = rf"(?:[{TOKEN_CHARS}]|[^\x00-\x7f])+"
+_TOKEN_DISPLAY_RE = re.compile(rf"{_DISPLAY_WORD}(?:[ \t]+{_DISPLAY_WORD})*")
+
+
+class NameAddr(HeaderParams):
+    """A name-addr or addr-spec with header parameters (From, To, Contact, Route...).
+
+    Args:
+        uri: the address (a :class:`URI` or its text).
+        display_name: the display name, unquoted; written back quoted and escaped.
+        params: header parameters (``tag``, ``expires``, ``+sip.instance``...).
+    """
+
+    __slots__ = ("display_name", "uri")
+
+    def __init__(
+        self,
+        uri: URI | str,
+        display_name: str | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        self.uri = URI.parse(uri) if isinstance(uri, str) else uri
+        if display_name is not None and ("\r" in display_name or "\n" in display_name):
+            raise ParseError("display name contains CR or LF")
+        self.display_name = display_name
+        self.params = {k.lower(): v for k, v in params.items()} if params else {}
+        self._quoted = frozenset()
+
+    @classmethod
+    def parse(cls, text: str, header: str | None = None) -> NameAddr:
+        """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
+        s = text.strip(_WS)
+        display: str | None = None
+        if s[:1] == '"':
+            m = _QUOTED_RE.match(s)
+            if m is None:
+                raise ParseError("unterminated quoted display name", header=header)
+            display = unquote(m.group())
+            pos = m.end()
+            while pos < len(s) and s[pos] in _WS:
+                pos += 1
+            if s[pos : pos + 1] != "<":
+                raise ParseError("quoted display name not followed by <URI>", header=header)
+        else:
+            pos = s.find("<")
+            if pos > 0:
+                raw = s[:pos].strip(_WS)
+                if raw:
+                    if _TOKEN_DISPLAY_RE.fullmatch(raw) is None:
+                        raise ParseError(f"invalid display name {raw!r}", header=header)
+                    display = raw
+        if pos >= 0 and s[pos : pos + 1] == "<":
+            end = s.find(">", pos)
+            if end < 0:
+                raise ParseError("missing '>'", header=header)
+            try:
+                uri = URI.parse(s[pos + 1 : end])
+            except ParseError as exc:
+                raise ParseError(exc.reason, header=header) from None
+            pos = end + 1
+        else:
+            # addr-spec: RFC 3261 20: a URI with ",", "?" or ";" must be in <...>,
+            # so the URI ends at the first ";" and any "?" or "," is an error.
+            end = s.find(";")
+            if end < 0:
+                end = len(s)
+            spec = s[:end].rstrip(_WS)
+            if "?" in spec or "," in spec or " " in spec:
+                raise ParseError(f"addr-spec {spec!r} must be enclosed in <>", header=header)
+            try:
+                uri = URI.parse(spec)
+            except ParseError as exc:
+                raise ParseError(exc.reason, header=header) from None
+            pos = end
+        na = cls.__new__(cls)
+        na.uri = uri
+        na.display_name = display
+        na.params, na._quoted, pos = parse_generic_params(s, pos, header)
+        _check_end(s, pos, header)
+        return na
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` parameter of a Contact, as an int (None if absent or bad)."""
+        value = self.params.get("expires")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def q(self) -> float | None:
+        value = self.params.get("q")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    def copy(self) -> NameAddr:
+        na = NameAddr.__new__(NameAddr)
+        na.uri = self.uri.copy()
+        na.display_name = self.display_name
+        na.params = dict(self.params)
+        na._quoted = self._quoted
+        return na
+
+    def __str__(self) -> str:
+        text = f"<{self.uri}>"
+        if self.display_name is not None:
+            text = f"{quote(self.display_name)} {text}"
+        return text + self._format_params() if self.params else text
+
+    def __repr__(self) -> str:
+        return f"NameAddr({str(self)!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, NameAddr):
+            return NotImplemented
+        return (
+            str(self.uri) == str(other.uri)
+            and self.display_name == other.display_name
+            and self.params == other.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+WILDCARD: Literal["*"] = "*"
+
+
+def _parse_contact(text: str, header: str | None = "Contact") -> NameAddr | Literal["*"]:
+    if text.strip(_WS) == "*":
+        return WILDCARD
+    return NameAddr.parse(text, header)
+
+
+# --------------------------------------------------------------------------
+# Via
+# --------------------------------------------------------------------------
+
+# via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+# sent-protocol = protocol-name SLASH protocol-version SLASH transport
+# sent-by = host [ COLON port ]
+_VIA_RE = re.compile(
+    rf"[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})"
+    rf"[ \t]+({HOST})(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?"
+)
+
+
+class Via(HeaderParams):
+    """One Via entry (RFC 3261 20.42), e.g. ``SIP/2.0/WSS a.invalid;branch=z9hG4bK..``."""
+
+    __slots__ = ("host", "port", "protocol_name", "protocol_version", "transport")
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        *,
+        protocol_name: str = "SIP",
+        protocol_version: str = "2.0",
+    ) -> None:
+        self.protocol_name = protocol_name
+        self.protocol_version = protocol_version
+        self.transport = transport.upper()
+        host = host.lower()
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        self.host = host
+        self.port = port
+        self.params = {k.lower(): v for k, v in params.items()} if params else {}
+        self._quoted = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        m = _VIA_RE.match(text)
+        if m is None:
+            raise ParseError(f"malformed Via {text[:40]!r}", header="Via")
+        host = m.group(4)
+        if not is_valid_host(host):
+            raise ParseError(f"invalid sent-by host {host!r}", header="Via")
+        port = m.group(5)
+        via = cls.__new__(cls)
+        via.protocol_name = m.group(1).upper()
+        via.protocol_version = m.group(2)
+        via.transport = m.group(3).upper()
+        via.host = host.lower()
+        via.port = int(port) if port is not None else None
+        if via.port is not None and via.port > 65535:
+            raise ParseError("sent-by port out of range", header="Via")
+        via.params, via._quoted, pos = parse_generic_params(text, m.end(), "Via")
+        _check_end(text, pos, "Via")
+        return via
+
+    @property
+    def protocol(self) -> str:
+        return f"{self.protocol_name}/{self.protocol_version}"
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.params.get("received")
+
+    @property
+    def rport(self) -> int | None:
+        """The ``rport`` value; None when absent or valueless (see ``has_param``)."""
+        value = self.params.get("rport")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @property
+    def ttl(self) -> int | None:
+        value = self.params.get("ttl")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def sent_by(self) -> tuple[str, int | None]:
+        return self.host, self.port
+
+    def __str__(self) -> str:
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.protocol}/{self.transport} {self.host}{port}{self._format_params()}"
+
+    def __repr__(self) -> str:
+        return f"Via({str(self)!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Via):
+            return NotImplemented
+        return str(self) == str(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------
+# Small structured values
+# --------------------------------------------------------------------------
+
+# CSeq = "CSeq" HCOLON 1*DIGIT LWS Method
+_CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({TOKEN})[ \t]*")
+_MAX_CSEQ = 2**32 - 1  # RFC 3261 8.1.1.5: "MUST be expressible as a 32-bit unsigned integer"
+
+
+class CSeq:
+    """CSeq: a sequence number and a method."""
+
+    __slots__ = ("method", "seq")
+
+    def __init__(self, seq: int, method: str) -> None:
+        self.seq = seq
+        self.method = method
+
+    @classmethod
+    def parse(cls, text: str) -> CSeq:
+        m = _CSEQ_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"malformed CSeq {text!r}", header="CSeq")
+        seq = int(m.group(1))
+        if seq > _MAX_CSEQ:
+            raise ParseError("CSeq number larger than 2**32-1", header="CSeq")
+        cseq = cls.__new__(cls)
+        cseq.seq = seq
+        cseq.method = m.group(2)
+        return cseq
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+    def __repr__(self) -> str:
+        return f"CSeq({self.seq}, {self.method!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, CSeq):
+            return NotImplemented
+        return self.seq == other.seq and self.method == other.method
+
+    def __hash__(self) -> int:
+        return hash((self.seq, self.method))
+
+
+class _Valued(HeaderParams):
+    """A header that is one leading value followed by generic parameters."""
+
+    __slots__ = ()
+    _HEADER: ClassVar[str] = ""
+    _VALUE_RE: ClassVar[re.Pattern[str]] = re.compile(rf"[ \t]*({TOKEN})[ \t]*")
+
+    def _value_text(self) -> str:
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    def _set_value(self, text: str) -> None:
+        raise NotImplementedError  # pragma: no cover - every subclass defines it
+
+    @classmethod
+    def parse(cls, text: str) -> Any:
+        m = cls._VALUE_RE.match(text)
+        if m is None:
+            raise ParseError(f"malformed value {text[:40]!r}", header=cls._HEADER)
+        obj = cls.__new__(cls)
+        obj._set_value(m.group(1))
+        obj.params, obj._quoted, pos = parse_generic_params(text, m.end(), cls._HEADER)
+        _check_end(text, pos, cls._HEADER)
+        return obj
+
+    def __str__(self) -> str:
+        return self._value_text() + self._format_params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._value_text() == other._value_text() and self.params == other.params
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _Delta(_Valued):
+    __slots__ = ("delta",)
+    _VALUE_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
+
+    def __init__(self, delta: int, params: dict[str, str | None] | None = None) -> None:
+        self.delta = delta
+        self.params = dict(params) if params else {}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        self.delta = int(text)
+
+    def _value_text(self) -> str:
+        return str(self.delta)
+
+
+class SessionExpires(_Delta):
+    """Session-Expires (RFC 4028 4): an interval and the ``refresher`` (uac/uas)."""
+
+    __slots__ = ()
+    _HEADER = "Session-Expires"
+
+    @property
+    def refresher(self) -> str | None:
+        value = self.params.get("refresher")
+        return value.lower() if value else None
+
+
+class MinSE(_Delta):
+    """Min-SE (RFC 4028 5): the smallest session interval a party accepts."""
+
+    __slots__ = ()
+    _HEADER = "Min-SE"
+
+
+class Event(_Valued):
+    """Event (RFC 6665 8.2.1): an event package and its ``id``."""
+
+    __slots__ = ("event",)
+    _HEADER = "Event"
+    # event-type = event-package *( "." event-template ): token characters.
+
+    def __init__(self, event: str, params: dict[str, str | None] | None = None) -> None:
+        self.event = event
+        self.params = dict(params) if params else {}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        self.event = text
+
+    def _value_text(self) -> str:
+        return self.event
+
+    @property
+    def id(self) -> str | None:
+        return self.params.get("id")
+
+
+class SubscriptionState(_Valued):
+    """Subscription-State (RFC 6665 8.2.3): active / pending / terminated + params."""
+
+    __slots__ = ("state",)
+    _HEADER = "Subscription-State"
+
+    def __init__(self, state: str, params: dict[str, str | None] | None = None) -> None:
+        self.state = state.lower()
+        self.params = dict(params) if params else {}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        self.state = text.lower()
+
+    def _value_text(self) -> str:
+        return self.state
+
+    @property
+    def reason(self) -> str | None:
+        return self.params.get("reason")
+
+    @property
+    def expires(self) -> int | None:
+        value = self.params.get("expires")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.params.get("retry-after")
+        return int(value) if value is not None and value.isdigit() else None
+
+
+class ContentDisposition(_Valued):
+    """Content-Disposition (RFC 3261 20.11): ``session``, ``render``... + ``handling``."""
+
+    __slots__ = ("disposition",)
+    _HEADER = "Content-Disposition"
+
+    def __init__(self, disposition: str, params: dict[str, str | None] | None = None) -> None:
+        self.disposition = disposition.lower()
+        self.params = dict(params) if params else {}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        self.disposition = text.lower()
+
+    def _value_text(self) -> str:
+        return self.disposition
+
+
+class MediaType(_Valued):
+    """A media type with parameters (Content-Type, one Accept entry)."""
+
+    __slots__ = ("subtype", "type")
+    _HEADER = "Content-Type"
+    # media-type = m-type SLASH m-subtype *(SEMI m-parameter); Accept allows "*/*".
+    _VALUE_RE = re.compile(rf"[ \t]*((?:{TOKEN}|\*)[ \t]*/[ \t]*(?:{TOKEN}|\*))[ \t]*")
+
+    def __init__(
+        self, type: str, subtype: str, params: dict[str, str | None] | None = None
+    ) -> None:
+        self.type = type.lower()
+        self.subtype = subtype.lower()
+        self.params = dict(params) if params else {}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        main, _, sub = text.partition("/")
+        self.type = main.strip(_WS).lower()
+        self.subtype = sub.strip(_WS).lower()
+
+    def _value_text(self) -> str:
+        return f"{self.type}/{self.subtype}"
+
+    @property
+    def mime_type(self) -> str:
+        """``type/subtype`` in lower case, e.g. ``application/sdp``."""
+        return f"{self.type}/{self.subtype}"
+
+
+class Replaces(_Valued):
+    """Replaces (RFC 3891 6.1): a Call-ID with ``to-tag``, ``from-tag``, ``early-only``."""
+
+    __slots__ = ("call_id",)
+    _HEADER = "Replaces"
+    _VALUE_RE = re.compile(r"[ \t]*([^;\s]+)[ \t]*")
+
+    def __init__(
+        self,
+        call_id: str,
+        to_tag: str | None = None,
+        from_tag: str | None = None,
+        early_only: bool = False,
+    ) -> None:
+        self.call_id = call_id
+        self.params = {}
+        self._quoted = frozenset()
+        if to_tag is not None:
+            self.params["to-tag"] = to_tag
+        if from_tag is not None:
+            self.params["from-tag"] = from_tag
+        if early_only:
+            self.params["early-only"] = None
+
+    @classmethod
+    def parse(cls, text: str) -> Replaces:
+        obj: Replaces = super().parse(text)
+        if CALLID_RE.fullmatch(obj.call_id) is None:
+            raise ParseError(f"invalid Call-ID {obj.call_id!r}", header="Replaces")
+        if "to-tag" not in obj.params or "from-tag" not in obj.params:
+            raise ParseError("to-tag and from-tag are mandatory", header="Replaces")
+        return obj
+
+    def _set_value(self, text: str) -> None:
+        self.call_id = text
+
+    def _value_text(self) -> str:
+        return self.call_id
+
+    @property
+    def to_tag(self) -> str | None:
+        return self.params.get("to-tag")
+
+    @property
+    def from_tag(self) -> str | None:
+        return self.params.get("from-tag")
+
+    @property
+    def early_only(self) -> bool:
+        return "early-only" in self.params
+
+
+class Reason(_Valued):
+    """Reason (RFC 3326): a protocol (``SIP``, ``Q.850``) with ``cause`` and ``text``."""
+
+    __slots__ = ("protocol",)
+    _HEADER = "Reason"
+
+    def __init__(self, protocol: str, cause: int | None = None, text: str | None = None) -> None:
+        self.protocol = protocol
+        self.params = {}
+        self._quoted = frozenset({"text"})
+        if cause is not None:
+            self.params["cause"] = str(cause)
+        if text is not None:
+            self.params["text"] = text
+
+    def _set_value(self, text: str) -> None:
+        self.protocol = text
+
+    def _value_text(self) -> str:
+        return self.protocol
+
+    @property
+    def cause(self) -> int | None:
+        value = self.params.get("cause")
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def text(self) -> str | None:
+        return self.params.get("text")
+
+
+class RetryAfter(_Valued):
+    """Retry-After (RFC 3261 20.33): seconds, an optional comment, ``duration``."""
+
+    __slots__ = ("comment", "delta")
+    _HEADER = "Retry-After"
+    _VALUE_RE = re.compile(r"[ \t]*([0-9]{1,10}(?:[ \t]*\((?:[^()\\]|\\.)*\))?)[ \t]*")
+
+    def __init__(self, delta: int, comment: str | None = None, duration: int | None = None):
+        self.delta = delta
+        self.comment = comment
+        self.params = {} if duration is None else {"duration": str(duration)}
+        self._quoted = frozenset()
+
+    def _set_value(self, text: str) -> None:
+        number, _, comment = text.partition("(")
+        self.delta = int(number.strip(_WS))
+        self.comment = comment[:-1] if comment else None
+
+    def _value_text(self) -> str:
+        return f"{self.delta} ({self.comment})" if self.comment is not None else str(self.delta)
+
+    @property
+    def duration(self) -> int | None:
+        value = self.params.get("duration")
+        return int(value) if value is not None and value.isdigit() else None
+
+
+# RAck = "RAck" HCOLON response-num LWS CSeq-num LWS Method (RFC 3262 7.2)
+_RACK_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+([0-9]{{1,10}})[ \t]+({TOKEN})[ \t]*")
+
+
+class RAck:
+    """RAck (RFC 3262 7.2): the RSeq and CSeq of the reliable provisional response."""
+
+    __slots__ = ("cseq", "method", "rseq")
+
+    def __init__(self, rseq: int, cseq: int, method: str) -> None:
+        self.rseq = rseq
+        self.cseq = cseq
+        self.method = method
+
+    @classmethod
+    def parse(cls, text: str) -> RAck:
+        m = _RACK_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"malformed RAck {text!r}", header="RAck")
+        return cls(int(m.group(1)), int(m.group(2)), m.group(3))
+
+    def __str__(self) -> str:
+        return f"{self.rseq} {self.cseq} {self.method}"
+
+    def __repr__(self) -> str:
+        return f"RAck({self.rseq}, {self.cseq}, {self.method!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, RAck):
+            return NotImplemented
+        return (self.rseq, self.cseq, self.method) == (other.rseq, other.cseq, other.method)
+
+    def __hash__(self) -> int:
+        return hash((self.rseq, self.cseq, self.method))
+
+
+# warning-value = warn-code SP warn-agent SP warn-text (RFC 3261 20.43)
+_WARNING_RE = re.compile(
+    rf"[ \t]*([0-9]{{3}})[ \t]+((?:{HOST}(?::[0-9]+)?)|{TOKEN})[ \t]+({QUOTED_STRING})[ \t]*"
+)
+
+
+class Warning:
+    """One Warning entry: a 3-digit code, the agent, and the text (unquoted)."""
+
+    __slots__ = ("agent", "code", "text")
+
+    def __init__(self, code: int, agent: str, text: str) -> None:
+        self.code = code
+        self.agent = agent
+        self.text = text
+
+    @classmethod
+    def parse(cls, text: str) -> Warning:
+        m = _WARNING_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"malformed Warning {text!r}", header="Warning")
+        return cls(int(m.group(1)), m.group(2), unquote(m.group(3)))
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.agent} {quote(self.text)}"
+
+    def __repr__(self) -> str:
+        return f"Warning({str(self)!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Warning):
+            return NotImplemented
+        return (self.code, self.agent, self.text) == (other.code, other.agent, other.text)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------
+# Authentication (RFC 3261 22, RFC 7616)
+# --------------------------------------------------------------------------
+
+# auth-param = auth-param-name EQUAL ( token / quoted-string ), separated by commas.
+_AUTH_PARAM_RE = re.compile(rf"[ \t]*({TOKEN})[ \t]*=[ \t]*({QUOTED_STRING}|{TOKEN})[ \t]*(?:,|$)")
+_AUTH_SCHEME_RE = re.compile(rf"[ \t]*({TOKEN})(?:[ \t]+|$)")
+# RFC 7616 3.4 / RFC 3261 25.1: which Authorization parameters are quoted-strings.
+_QUOTED_CREDENTIAL_PARAMS = frozenset(
+    {"username", "realm", "nonce", "uri", "response", "cnonce", "opaque", "domain"}
+)
+
+
+def _parse_auth(text: str, header: str) -> tuple[str, dict[str, str]]:
+    m = _AUTH_SCHEME_RE.match(text)
+    if m is None:
+        raise ParseError("missing authentication scheme", header=header)
+    scheme = m.group(1)
+    params: dict[str, str] = {}
+    pos = m.end()
+    n = len(text)
+    while pos < n:
+        pm = _AUTH_PARAM_RE.match(text, pos)
+        if pm is None:
+            if text[pos:].strip(_WS + ","):
+                raise ParseError(f"malformed auth-param at {text[pos : pos + 20]!r}", header=header)
+            break
+        name, value = pm.group(1).lower(), pm.group(2)
+        params[name] = unquote(value) if value[:1] == '"' else value
+        pos = pm.end()
+    return scheme, params
+
+
+class Challenge:
+    """A WWW-Authenticate or Proxy-Authenticate challenge.
+
+    Attributes:
+        scheme: the scheme as written (``Digest``); compare case-insensitively.
+        params: auth-params with lower-case names and unquoted values.
+    """
+
+    __slots__ = ("params", "scheme")
+
+    def __init__(self, scheme: str, params: dict[str, str] | None = None) -> None:
+        self.scheme = scheme
+        self.params = dict(params) if params else {}
+
+    @classmethod
+    def parse(cls, text: str, header: str = "WWW-Authenticate") -> Challenge:
+        scheme, params = _parse_auth(text, header)
+        return cls(scheme, params)
+
+    @property
+    def realm(self) -> str | None:
+        return self.params.get("realm")
+
+    @property
+    def nonce(self) -> str | None:
+        return self.params.get("nonce")
+
+    @property
+    def opaque(self) -> str | None:
+        return self.params.get("opaque")
+
+    @property
+    def algorithm(self) -> str:
+        """The algorithm, upper-cased; MD5 when absent (RFC 7616 3.3)."""
+        return self.params.get("algorithm", "MD5").upper()
+
+    @property
+    def qop(self) -> list[str]:
+        """The offered qop values (``auth``, ``auth-int``), lower-cased."""
+        value = self.params.get("qop")
+        return [q.strip().lower() for q in value.split(",") if q.strip()] if value else []
+
+    @property
+    def stale(self) -> bool:
+        return self.params.get("stale", "").lower() == "true"
+
+    def __str__(self) -> str:
+        parts = []
+        for name, value in self.params.items():
+            if name in ("algorithm", "stale") and is_token(value):
+                parts.append(f"{name}={value}")
+            else:
+                parts.append(f"{name}={quote(value)}")
+        return f"{self.scheme} {', '.join(parts)}"
+
+    def __repr__(self) -> str:
+        return f"Challenge({self.scheme!r}, realm={self.realm!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Challenge):
+            return NotImplemented
+        return self.scheme.lower() == other.scheme.lower() and self.params == other.params
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Credentials:
+    """An Authorization or Proxy-Authorization value.
+
+    ``repr()`` never shows ``response`` (it is derived from the password).
+    """
+
+    __slots__ = ("params", "scheme")
+
+    def __init__(self, scheme: str, params: dict[str, str] | None = None) -> None:
+        self.scheme = scheme
+        self.params = dict(params) if params else {}
+
+    @classmethod
+    def parse(cls, text: str, header: str = "Authorization") -> Credentials:
+        scheme, params = _parse_auth(text, header)
+        return cls(scheme, params)
+
+    def __str__(self) -> str:
+        parts = []
+        for name, value in self.params.items():
+            if name in _QUOTED_CREDENTIAL_PARAMS or not is_token(value):
+                parts.append(f"{name}={quote(value)}")
+            else:
+                parts.append(f"{name}={value}")
+        return f"{self.scheme} {', '.join(parts)}"
+
+    def __repr__(self) -> str:
+        user, realm = self.params.get("username"), self.params.get("realm")
+        return f"Credentials({self.scheme!r}, username={user!r}, realm={realm!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return self.scheme.lower() == other.scheme.lower() and self.params == other.params
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _parse_authentication_info(text: str) -> dict[str, str]:
+    # Authentication-Info = "Authentication-Info" HCOLON ainfo *(COMMA ainfo): no scheme.
+    _, params = _parse_auth("x " + text, "Authentication-Info")
+    return params
+
+
+# --------------------------------------------------------------------------
+# Scalars
+# --------------------------------------------------------------------------
+
+_DIGITS_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
+
+
+def _int_parser(header: str, maximum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        m = _DIGITS_RE.fullmatch(text)
+        if m is None:
+            raise ParseError(f"not a number: {text!r}", header=header)
+        value = int(m.group(1))
+        if value > maximum:
+            raise ParseError(f"{value} is larger than {maximum}", header=header)
+        return value
+
+    parse.__name__ = f"parse_{header.lower().replace('-', '_')}"
+    return parse
+
+
+def _parse_call_id(text: str) -> str:
+    value = text.strip(_WS)
+    if CALLID_RE.fullmatch(value) is None:
+        raise ParseError(f"invalid Call-ID {value!r}", header="Call-ID")
+    return value
+
+
+def _token_list_parser(header: str) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        if not text.strip(_WS):
+            return []
+        tokens = [t.strip(_WS) for t in text.split(",")]
+        for token in tokens:
+            if not is_token(token):
+                raise ParseError(f"invalid token {token!r}", header=header)
+        return tokens
+
+    return parse
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# SIP-date = rfc1123-date: wkday "," SP date1 SP time SP "GMT" (RFC 3261 20.17)
+_DATE_RE = re.compile(
+    r"[ \t]*(Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT[ \t]*"
+)
+
+
+def _parse_date(text: str) -> datetime:
+    m = _DATE_RE.fullmatch(text)
+    if m is None:
+        raise ParseError(f"not an RFC 1123 GMT date: {text!r}", header="Date")
+    day, mon, year, hh, mm, ss = m.group(2, 3, 4, 5, 6, 7)
+    try:
+        return datetime(
+            int(year), _MONTHS.index(mon) + 1, int(day), int(hh), int(mm), int(ss), tzinfo=UTC
+        )
+    except ValueError as exc:
+        raise ParseError(f"invalid date: {exc}", header="Date") from None
+
+
+def format_date(value: datetime) -> str:
+    """A datetime as a SIP-date (RFC 1123, GMT)."""
+    value = value.astimezone(UTC)
+    return (
+        f"{_DAYS[value.weekday()]}, {value.day:02d} {_MONTHS[value.month - 1]} "
+        f"{value.year:04d} {value.hour:02d}:{value.minute:02d}:{value.second:02d} GMT"
+    )
+
+
+def _parse_text(text: str) -> str:
+    return text.strip(_WS)
+
+
+def _name_addr(header: str) -> Callable[[str], NameAddr]:
+    def parse(text: str) -> NameAddr:
+        return NameAddr.parse(text, header)
+
+    return parse
+
+
+# --------------------------------------------------------------------------
+# Dispatch
+# --------------------------------------------------------------------------
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "via": Via.parse,
+    "from": _name_addr("From"),
+    "to": _name_addr("To"),
+    "contact": _parse_contact,
+    "route": _name_addr("Route"),
+    "record-route": _name_addr("Record-Route"),
+    "path": _name_addr("Path"),
+    "service-route": _name_addr("Service-Route"),
+    "refer-to": _name_addr("Refer-To"),
+    "referred-by": _name_addr("Referred-By"),
+    "reply-to": _name_addr("Reply-To"),
+    "p-asserted-identity": _name_addr("P-Asserted-Identity"),
+    "p-preferred-identity": _name_addr("P-Preferred-Identity"),
+    "cseq": CSeq.parse,
+    "call-id": _parse_call_id,
+    # RFC 3261 20.22: Max-Forwards is 0-255.
+    "max-forwards": _int_parser("Max-Forwards", 255),
+    # RFC 3261 20.19/20.23/25.1: delta-seconds; values beyond 2**32-1 are refused.
+    "expires": _int_parser("Expires", 2**32 - 1),
+    "min-expires": _int_parser("Min-Expires", 2**32 - 1),
+    "content-length": _int_parser("Content-Length", 2**32 - 1),
+    # RFC 3262 7.1: response-num is 1 to 2**31-1.
+    "rseq": _int_parser("RSeq", 2**31 - 1),
+    "rack": RAck.parse,
+    "content-type": MediaType.parse,
+    "accept": MediaType.parse,
+    "content-disposition": ContentDisposition.parse,
+    "www-authenticate": lambda text: Challenge.parse(text, "WWW-Authenticate"),
+    "proxy-authenticate": lambda text: Challenge.parse(text, "Proxy-Authenticate"),
+    "authorization": lambda text: Credentials.parse(text, "Authorization"),
+    "proxy-authorization": lambda text: Credentials.parse(text, "Proxy-Authorization"),
+    "authentication-info": _parse_authentication_info,
+    "event": Event.parse,
+    "subscription-state": SubscriptionState.parse,
+    "session-expires": SessionExpires.parse,
+    "min-se": MinSE.parse,
+    "replaces": Replaces.parse,
+    "reason": Reason.parse,
+    "retry-after": RetryAfter.parse,
+    "warning": Warning.parse,
+    "date": _parse_date,
+    "user-agent": _parse_text,
+    "server": _parse_text,
+    "subject": _parse_text,
+    "organization": _parse_text,
+    "timestamp": _parse_text,
+    "priority": _parse_text,
+}
+for _name in TOKEN_LIST_HEADERS:
+    _PARSERS[_name] = _token_list_parser(canonical_name(_name))
+
+
+def parse_entry(key: str, value: str) -> Any:
+    """The typed value of one entry of the header with lookup key ``key``.
+
+    ``key`` is a lower-case long name (``names.canonical_key``); ``value`` holds one
+    entry (list headers already split). Unknown headers give back their text.
+    """
+    parser = _PARSERS.get(key)
+    if parser is None:
+        return value
+    try:
+        return parser(value)
+    except ParseError:
+        raise
+    except (ValueError, IndexError) as exc:  # pragma: no cover - defensive boundary
+        raise ParseError(str(exc), header=canonical_name(key)) from None
+
+
+def parse_header(name: str, value: str) -> Any:
+    """The typed value of a header field.
+
+    Args:
+        name: the header name, any case, compact forms accepted (``"v"`` = Via).
+        value: the field value (what follows the colon).
+
+    Returns:
+        The typed value (:class:`Via`, :class:`NameAddr`, :class:`CSeq`, ``int``,
+        ``list[str]`` for token lists, ``"*"`` for a wildcard Contact, ``str`` for
+        headers websip does not interpret). For a list header (Via, Contact,
+        Route, ...) whose value holds several comma-separated entries, a list of
+        typed values.
+
+    Raises:
+        websip.ParseError: the value does not follow the header's grammar.
+    """
+    key = canonical_key(name)
+    if key in ENTITY_LIST_HEADERS:
+        entries = split_list(value)
+        if len(entries) > 1:
+            return [parse_entry(key, entry) for entry in entries]
+    return parse_entry(key, value)

@@ -1,0 +1,619 @@
+"""SIP messages: framing, lazy typed headers, serialization and builders.
+
+Theory of operation
+-------------------
+``parse_message`` does the least work that makes a message usable: it frames
+the bytes (start line, header block, body by Content-Length), unfolds header
+lines and files every value under its canonical lower-case name, splitting list
+headers (Via, Contact, Route, ...) into their entries. Typed values are parsed
+only when asked for, by ``Message.parse_header``, and cached.
+
+Errors are split in two. Input that cannot be framed at all (no start line, no
+header block, a size limit crossed) raises :class:`websip.ParseError`. Input that
+can be framed but is wrong in a way the UA can still answer (a Request-URI with
+spaces, a Content-Length larger than the body, a header line without a colon)
+yields a message whose ``defects`` list says what is wrong, so the core can
+answer it with 400 instead of dropping it (RFC 3261 8.2, RFC 4475 3.1.2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from websip.exceptions import MessageTooLargeError, ParseError
+
+from .abnf import check_no_crlf, is_token
+from .headers import CSeq, NameAddr, Via, parse_entry, split_list
+from .names import ENTITY_LIST_HEADERS, canonical_key, split_name
+from .uri import URI
+
+__all__ = [
+    "MAX_HEADERS",
+    "MAX_LINE_LENGTH",
+    "MAX_MESSAGE_SIZE",
+    "REASON_PHRASES",
+    "Message",
+    "Request",
+    "Response",
+    "parse_message",
+]
+
+# Limits: a WebSocket message carries one SIP message, and servers such as
+# Kamailio cap those at 64 KiB by default. 256 KiB leaves room for large SDP and
+# multipart bodies while bounding what one hostile message can make us allocate.
+MAX_MESSAGE_SIZE = 256 * 1024
+# Real messages have 10-40 headers; 256 stops header-flood attacks cheaply.
+MAX_HEADERS = 256
+# Long lines appear (RFC 4475 3.1.1.7 has ~1 KB ones); 16 KiB is far beyond any.
+MAX_LINE_LENGTH = 16 * 1024
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated", 200: "OK", 202: "Accepted",
+    204: "No Notification", 300: "Multiple Choices", 301: "Moved Permanently",
+    302: "Moved Temporarily", 305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
+    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
+    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
+    433: "Anonymity Disallowed", 436: "Bad Identity-Info", 437: "Unsupported Certificate",
+    438: "Invalid Identity Header", 439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete",
+    485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 489: "Bad Event", 491: "Request Pending",
+    493: "Undecipherable", 494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 580: "Precondition Failure", 600: "Busy Everywhere",
+    603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}  # fmt: skip
+
+_FOLD_RE = re.compile(r"\r?\n[ \t]+")
+_SIP_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+")
+# Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+# lenient: a missing SP after the code (RFC 4475 3.1.1.13 keeps it; some stacks don't).
+_STATUS_LINE_RE = re.compile(r"(SIP/[0-9]+\.[0-9]+) ([0-9]{3})(?: ([^\r\n]*))?")
+
+HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
+
+
+class Message:
+    """Common part of :class:`Request` and :class:`Response`.
+
+    Header values are kept as text, under lower-case long names, one value per
+    entry of a list header. ``parse_header`` gives typed values.
+    """
+
+    __slots__ = ("_cache", "_headers", "_names", "body", "defects", "version")
+
+    _headers: dict[str, list[str]]
+    _names: dict[str, str]
+    _cache: dict[tuple[str, int], Any] | None
+    body: bytes
+    defects: list[str]
+    version: str
+
+    def _init_headers(self, headers: HeaderInput, body: bytes | str) -> None:
+        self._headers = {}
+        self._names = {}
+        self._cache = None
+        self.defects = []
+        self.version = "SIP/2.0"
+        self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        if headers is not None:
+            items = headers.items() if isinstance(headers, Mapping) else headers
+            for name, value in items:
+                if isinstance(value, list | tuple):
+                    for v in value:
+                        self.add_header(name, v)
+                else:
+                    self.add_header(name, value)
+
+    # -- header access ---------------------------------------------------------
+
+    def get_header(self, name: str) -> str | None:
+        """The first value of a header as text, or None. Names: any case, compact ok."""
+        values = self._headers.get(canonical_key(name))
+        return values[0] if values else None
+
+    def get_headers(self, name: str) -> list[str]:
+        """Every value of a header, in order (list headers: one per entry)."""
+        return list(self._headers.get(canonical_key(name), ()))
+
+    def has_header(self, name: str) -> bool:
+        return canonical_key(name) in self._headers
+
+    def parse_header(self, name: str, index: int = 0) -> Any:
+        """The typed value of the ``index``-th value of a header (None if absent).
+
+        Parsed on first use and cached. Raises :class:`websip.ParseError` when the
+        value is malformed.
+        """
+        key = canonical_key(name)
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        else:
+            hit = cache.get((key, index), _MISSING)
+            if hit is not _MISSING:
+                return hit
+        values = self._headers.get(key)
+        if values is None or index >= len(values) or index < -len(values):
+            return None
+        parsed = parse_entry(key, values[index])
+        cache[(key, index)] = parsed
+        return parsed
+
+    def get_token_list(self, name: str) -> list[str]:
+        """Every token of a token-list header (Allow, Supported, Require...) over all lines."""
+        tokens: list[str] = []
+        for i in range(len(self._headers.get(canonical_key(name), ()))):
+            tokens.extend(self.parse_header(name, i))
+        return tokens
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Replace every value of a header by ``value`` (text or a typed value)."""
+        self.remove_header(name)
+        self.add_header(name, value)
+
+    def add_header(self, name: str, value: Any, *, first: bool = False) -> None:
+        """Add a value to a header, at the end or (``first=True``) before the others.
+
+        Raises:
+            websip.ParseError: the name is not a token, or the value holds CR/LF.
+        """
+        if not is_token(name):
+            raise ParseError(f"invalid header name {name!r}")
+        key, spelling = split_name(name)
+        text = str(value)
+        check_no_crlf(text, f"header {spelling}")
+        entries = split_list(text) if key in ENTITY_LIST_HEADERS else [text]
+        values = self._headers.get(key)
+        if values is None:
+            self._headers[key] = entries
+            self._names[key] = spelling
+        elif first:
+            values[0:0] = entries
+        else:
+            values.extend(entries)
+        self._forget(key)
+
+    def remove_header(self, name: str) -> None:
+        """Remove every value of a header (nothing happens if it is absent)."""
+        key = canonical_key(name)
+        self._headers.pop(key, None)
+        self._names.pop(key, None)
+        self._forget(key)
+
+    def pop_header(self, name: str, index: int = 0) -> str | None:
+        """Remove and return one value of a header (e.g. the top Via)."""
+        key = canonical_key(name)
+        values = self._headers.get(key)
+        if not values:
+            return None
+        value = values.pop(index)
+        if not values:
+            del self._headers[key]
+            del self._names[key]
+        self._forget(key)
+        return value
+
+    def _forget(self, key: str) -> None:
+        if self._cache:
+            for cached in [k for k in self._cache if k[0] == key]:
+                del self._cache[cached]
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header as ``(name, value)`` in writing order (one pair per entry)."""
+        return [(self._names[key], v) for key, values in self._headers.items() for v in values]
+
+    # -- the values every layer needs ------------------------------------------
+
+    @property
+    def call_id(self) -> str:
+        values = self._headers.get("call-id")
+        return values[0] if values else ""
+
+    @property
+    def cseq(self) -> CSeq:
+        """The CSeq. Raises ParseError if missing or malformed."""
+        cseq = self.parse_header("CSeq")
+        if cseq is None:
+            raise ParseError("missing CSeq", header="CSeq")
+        return cseq  # type: ignore[no-any-return]
+
+    @property
+    def from_tag(self) -> str | None:
+        value: NameAddr | None = self.parse_header("From")
+        return value.tag if value is not None else None
+
+    @property
+    def to_tag(self) -> str | None:
+        value: NameAddr | None = self.parse_header("To")
+        return value.tag if value is not None else None
+
+    @property
+    def via(self) -> Via | None:
+        """The top Via, parsed (None if there is none)."""
+        via: Via | None = self.parse_header("Via")
+        return via
+
+    @property
+    def via_branch(self) -> str | None:
+        via: Via | None = self.parse_header("Via")
+        return via.branch if via is not None else None
+
+    @property
+    def content_type(self) -> str | None:
+        """The body's ``type/subtype`` in lower case, or None."""
+        value = self.parse_header("Content-Type")
+        return value.mime_type if value is not None else None
+
+    # -- serialization ---------------------------------------------------------
+
+    def _start_line(self) -> str:
+        raise NotImplementedError  # pragma: no cover - defined by both subclasses
+
+    def to_bytes(self) -> bytes:
+        """The message as it goes on the wire; Content-Length is the body's length."""
+        lines = [self._start_line()]
+        names = self._names
+        for key, values in self._headers.items():
+            if key == "content-length":
+                continue
+            name = names[key]
+            lines.extend(f"{name}: {v}" for v in values)
+        lines.append(f"Content-Length: {len(self.body)}")
+        lines.append("")
+        lines.append("")
+        head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
+        return head + self.body if self.body else head
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+    def __str__(self) -> str:
+        # surrogateescape keeps binary bodies intact: parse_message(str(m)) == m.
+        return self.to_bytes().decode("utf-8", "surrogateescape")
+
+    def _same_headers(self, other: Message) -> bool:
+        mine = {k: v for k, v in self._headers.items() if k != "content-length"}
+        theirs = {k: v for k, v in other._headers.items() if k != "content-length"}
+        return mine == theirs and self.body == other.body and self.version == other.version
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_MISSING = object()
+
+
+class Request(Message):
+    """A SIP request.
+
+    Args:
+        method: the method (``"INVITE"``); a token, case-sensitive (RFC 3261 7.1).
+        ruri: the Request-URI (a :class:`URI` or its text).
+        headers: ``{name: value}`` or ``[(name, value), ...]``; a list value adds
+            several values. Values may be text or typed values (``str()`` is used).
+        body: the body, bytes (or text, encoded as UTF-8).
+    """
+
+    __slots__ = ("_ruri", "_ruri_text", "method")
+
+    def __init__(
+        self,
+        method: str,
+        ruri: URI | str,
+        headers: HeaderInput = None,
+        body: bytes | str = b"",
+    ) -> None:
+        if not is_token(method):
+            raise ParseError(f"invalid method {method!r}")
+        self.method = method
+        if isinstance(ruri, str):
+            ruri = URI.parse(ruri)
+        self._ruri: URI | None = ruri
+        self._ruri_text = ""
+        self._init_headers(headers, body)
+
+    build = classmethod(lambda cls, *args, **kwargs: cls(*args, **kwargs))
+
+    @property
+    def ruri(self) -> URI:
+        """The Request-URI, parsed on first use (ParseError if malformed)."""
+        ruri = self._ruri
+        if ruri is None:
+            ruri = self._ruri = URI.parse(self._ruri_text)
+        return ruri
+
+    @ruri.setter
+    def ruri(self, value: URI | str) -> None:
+        self._ruri = URI.parse(value) if isinstance(value, str) else value
+
+    @property
+    def ruri_text(self) -> str:
+        """The Request-URI as written (useful when it does not parse)."""
+        return str(self._ruri) if self._ruri is not None else self._ruri_text
+
+    def _start_line(self) -> str:
+        return f"{self.method} {self.ruri_text} {self.version}"
+
+    def copy(self) -> Request:
+        """An independent copy (headers, body and Request-URI)."""
+        clone = Request.__new__(Request)
+        clone.method = self.method
+        clone._ruri = self._ruri.copy() if self._ruri is not None else None
+        clone._ruri_text = self._ruri_text
+        clone._headers = {k: list(v) for k, v in self._headers.items()}
+        clone._names = dict(self._names)
+        clone._cache = None
+        clone.body = self.body
+        clone.defects = list(self.defects)
+        clone.version = self.version
+        return clone
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and self.ruri_text == other.ruri_text
+            and self._same_headers(other)
+        )
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.ruri_text} call-id={self.call_id!r}>"
+
+
+class Response(Message):
+    """A SIP response.
+
+    Args:
+        status_code: 100-699.
+        reason_phrase: the reason phrase; the standard one when None.
+        headers, body: as for :class:`Request`.
+    """
+
+    __slots__ = ("reason_phrase", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        reason_phrase: str | None = None,
+        headers: HeaderInput = None,
+        body: bytes | str = b"",
+    ) -> None:
+        if not 100 <= status_code <= 699:
+            raise ParseError(f"invalid status code {status_code!r}")
+        self.status_code = status_code
+        if reason_phrase is None:
+            reason_phrase = REASON_PHRASES.get(status_code, "Unknown")
+        check_no_crlf(reason_phrase, "reason phrase")
+        self.reason_phrase = reason_phrase
+        self._init_headers(headers, body)
+
+    @classmethod
+    def for_request(
+        cls,
+        request: Request,
+        status_code: int,
+        reason_phrase: str | None = None,
+        *,
+        to_tag: str | None = None,
+        headers: HeaderInput = None,
+        body: bytes | str = b"",
+    ) -> Response:
+        """A response to ``request`` (RFC 3261 8.2.6.2).
+
+        Via, From, Call-ID and CSeq are copied; To too, with ``to_tag`` added when
+        it has none; a 100 copies Timestamp (8.2.6.1). ``headers`` are added after.
+        """
+        response = cls(status_code, reason_phrase, body=body)
+        src = request._headers
+        dst = response._headers
+        names = response._names
+        for key in ("via", "from", "to", "call-id", "cseq"):
+            values = src.get(key)
+            if values:
+                dst[key] = list(values)
+                names[key] = request._names[key]
+        if status_code == 100 and "timestamp" in src:
+            dst["timestamp"] = list(src["timestamp"])
+            names["timestamp"] = "Timestamp"
+        if to_tag is not None and "to" in dst and request.to_tag is None:
+            dst["to"] = [f"{dst['to'][0]};tag={to_tag}"]
+        if headers is not None:
+            items = headers.items() if isinstance(headers, Mapping) else headers
+            for name, value in items:
+                if isinstance(value, list | tuple):
+                    for v in value:
+                        response.add_header(name, v)
+                else:
+                    response.add_header(name, value)
+        return response
+
+    @property
+    def status_class(self) -> int:
+        """1 for provisional, 2 for success, ... 6 for global failure."""
+        return self.status_code // 100
+
+    def _start_line(self) -> str:
+        return f"{self.version} {self.status_code} {self.reason_phrase}"
+
+    def copy(self) -> Response:
+        clone = Response.__new__(Response)
+        clone.status_code = self.status_code
+        clone.reason_phrase = self.reason_phrase
+        clone._headers = {k: list(v) for k, v in self._headers.items()}
+        clone._names = dict(self._names)
+        clone._cache = None
+        clone.body = self.body
+        clone.defects = list(self.defects)
+        clone.version = self.version
+        return clone
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (
+            self.status_code == other.status_code
+            and self.reason_phrase == other.reason_phrase
+            and self._same_headers(other)
+        )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code} {self.reason_phrase} call-id={self.call_id!r}>"
+
+
+def parse_message(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    max_size: int = MAX_MESSAGE_SIZE,
+    max_headers: int = MAX_HEADERS,
+    max_line_length: int = MAX_LINE_LENGTH,
+) -> Request | Response:
+    """Parse one complete SIP message (as a WebSocket message carries it).
+
+    Args:
+        data: the message; text is encoded as UTF-8 (with surrogateescape).
+        max_size, max_headers, max_line_length: limits; crossing one raises
+            :class:`websip.MessageTooLargeError` (answer 513).
+
+    Returns:
+        A :class:`Request` or :class:`Response`. Check ``defects`` before acting on
+        a request: a non-empty list means it must be answered 400.
+
+    Raises:
+        websip.ParseError: the input cannot be framed as a SIP message.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    elif not isinstance(data, bytes):
+        data = bytes(data)
+    if len(data) > max_size:
+        raise MessageTooLargeError(f"message of {len(data)} bytes exceeds {max_size}")
+    # RFC 3261 7.5: CRLFs before the start line are ignored (keep-alives).
+    start = 0
+    while data[start : start + 2] == b"\r\n":
+        start += 2
+    end = data.find(b"\r\n\r\n", start)
+    sep_len = 4
+    if end < 0:
+        # lenient: bare-LF messages (hand-written tests, some tools).
+        end = data.find(b"\n\n", start)
+        sep_len = 2
+        if end < 0:
+            if data.endswith((b"\r\n", b"\n")):
+                end, sep_len = len(data), 0
+            else:
+                raise ParseError("no end of header block (CRLF CRLF)")
+    try:
+        head = data[start:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"header block is not UTF-8 (byte {exc.start})") from None
+    if "\r\n " in head or "\r\n\t" in head or "\n " in head or "\n\t" in head:
+        head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
+    lines = head.split("\r\n") if sep_len != 2 else head.replace("\r\n", "\n").split("\n")
+    if len(lines) - 1 > max_headers:
+        raise MessageTooLargeError(f"more than {max_headers} header lines")
+    if len(head) > max_line_length and max(map(len, lines)) > max_line_length:
+        raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
+
+    message = _parse_start_line(lines[0])
+    headers: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    defects = message.defects
+    for number, line in enumerate(lines[1:], 2):
+        name, colon, value = line.partition(":")
+        if not colon:
+            defects.append(f"line {number}: header line without a colon")
+            continue
+        name = name.rstrip(" \t")
+        try:
+            key, spelling = split_name(name)
+        except ParseError:
+            defects.append(f"line {number}: invalid header name {name!r}")
+            continue
+        value = value.strip(" \t")
+        values = headers.get(key)
+        if values is None:
+            headers[key] = values = []
+            names[key] = spelling
+        if key in ENTITY_LIST_HEADERS and "," in value:
+            values.extend(split_list(value))
+        else:
+            values.append(value)
+    message._headers = headers
+    message._names = names
+
+    body_start = end + sep_len
+    available = len(data) - body_start
+    length_values = headers.get("content-length")
+    if length_values is None:
+        # Message-oriented transports (WebSocket, RFC 7118) may omit Content-Length:
+        # the body is the rest of the message.
+        message.body = data[body_start:]
+    else:
+        text = length_values[0].strip()
+        if len(length_values) > 1 and any(v.strip() != text for v in length_values):
+            defects.append("several different Content-Length values")
+        if not text.isdigit() or not text.isascii():
+            defects.append(f"invalid Content-Length {text!r}")
+            message.body = data[body_start:]
+        else:
+            length = int(text)
+            if length > available:
+                # RFC 4475 3.1.2.2: a Content-Length larger than the body is a 400.
+                defects.append(f"Content-Length {length} is larger than the body ({available})")
+                message.body = data[body_start:]
+            else:
+                # RFC 3261 18.3: bytes beyond Content-Length are not part of the message.
+                message.body = data[body_start : body_start + length]
+    return message
+
+
+def _parse_start_line(line: str) -> Request | Response:
+    if line.startswith("SIP/"):
+        m = _STATUS_LINE_RE.fullmatch(line)
+        if m is None:
+            raise ParseError(f"malformed Status-Line {line[:60]!r}", line=1)
+        status = int(m.group(2))
+        if not 100 <= status <= 699:
+            raise ParseError(f"status code {status} out of range", line=1)
+        response = Response.__new__(Response)
+        response.status_code = status
+        response.reason_phrase = m.group(3) or ""
+        response._cache = None
+        response.defects = []
+        response.version = m.group(1)
+        return response
+    # Request-Line = Method SP Request-URI SP SIP-Version CRLF
+    method, sp, rest = line.partition(" ")
+    ruri_text, sp2, version = rest.rpartition(" ")
+    if not sp or not sp2 or not is_token(method):
+        raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
+    request = Request.__new__(Request)
+    request.method = method
+    request._ruri = None
+    request._ruri_text = ruri_text
+    request._cache = None
+    request.defects = defects = []
+    request.version = version
+    if _SIP_VERSION_RE.fullmatch(version) is None:
+        # RFC 4475 3.1.2.10: trailing whitespace after the version is a 400, not a drop.
+        if version == "" or _SIP_VERSION_RE.fullmatch(version.strip(" \t")):
+            defects.append("whitespace after the SIP-Version")
+        else:
+            raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
+    if " " in ruri_text or "\t" in ruri_text or not ruri_text:
+        defects.append("Request-URI contains whitespace or is empty")
+    return request

@@ -1,0 +1,110 @@
+"""Parameters (``;name=value``) shared by URIs and header values.
+
+Names are case-insensitive (RFC 3261 7.3.1, 19.1.4) and stored lower-case. A
+valueless parameter (``;lr``, ``;rport``) is stored with the value None. Header
+parameter values are stored unquoted; the set of names whose value arrived
+quoted is kept so that writing the value back keeps the quotes (RFC 3840 feature
+tags distinguish quoted strings from tokens).
+"""
+
+from __future__ import annotations
+
+import re
+
+from websip.exceptions import ParseError
+
+from .abnf import QUOTED_STRING, TOKEN, TOKEN_CHARS, is_token, quote, unquote
+
+# generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string
+# lenient: LWS is allowed around ";" and "=" as RFC 3261 25.1 SEMI/EQUAL define it.
+_GENERIC_PARAM_RE = re.compile(
+    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({QUOTED_STRING}|[{TOKEN_CHARS}:\[\]]+))?[ \t]*"
+)
+_UNQUOTED_VALUE_RE = re.compile(rf"[{TOKEN_CHARS}:\[\]]+")
+
+
+def parse_generic_params(
+    text: str, pos: int, header: str | None
+) -> tuple[dict[str, str | None], frozenset[str], int]:
+    """Parse ``*( SEMI generic-param )`` from ``text[pos:]``.
+
+    Returns the params, the names whose values were quoted, and the position
+    after the last parameter (the caller decides what may follow).
+    """
+    params: dict[str, str | None] = {}
+    quoted: set[str] | None = None
+    match = _GENERIC_PARAM_RE.match
+    n = len(text)
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            break
+        name, value = m.group(1, 2)
+        name = name.lower()
+        if value is not None and value[:1] == '"':
+            value = unquote(value)
+            if quoted is None:
+                quoted = set()
+            quoted.add(name)
+        params[name] = value
+        pos = m.end()
+    if pos < n and text[pos] == ";":
+        raise ParseError(f"malformed parameter at {text[pos : pos + 20]!r}", header=header)
+    return params, frozenset(quoted) if quoted else _EMPTY, pos
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def format_generic_params(params: dict[str, str | None], quoted: frozenset[str]) -> str:
+    """``;name=value`` for each parameter, quoting where needed or where it was."""
+    if not params:
+        return ""
+    out = []
+    for name, value in params.items():
+        if value is None:
+            out.append(f";{name}")
+        elif name in quoted or not _UNQUOTED_VALUE_RE.fullmatch(value):
+            out.append(f";{name}={quote(value)}")
+        else:
+            out.append(f";{name}={value}")
+    return "".join(out)
+
+
+class HeaderParams:
+    """Parameter access shared by typed header values (NameAddr, Via, ...)."""
+
+    __slots__ = ("_quoted", "params")
+
+    params: dict[str, str | None]
+    _quoted: frozenset[str]
+
+    def get_param(self, name: str) -> str | None:
+        """The value of a parameter (unquoted); None when absent or valueless."""
+        return self.params.get(name.lower())
+
+    def has_param(self, name: str) -> bool:
+        return name.lower() in self.params
+
+    def set_param(self, name: str, value: str | int | None = None) -> None:
+        """Set a parameter; None makes it valueless. Values are quoted on output if needed."""
+        key = name.lower()
+        if not is_token(key):
+            raise ParseError(f"invalid parameter name {name!r}")
+        text = None if value is None else str(value)
+        if text is not None and ("\r" in text or "\n" in text):
+            raise ParseError(f"parameter {name!r} contains CR or LF")
+        self.params[key] = text
+        if key in self._quoted:
+            self._quoted = self._quoted - {key}
+
+    def delete_param(self, name: str) -> str | None:
+        """Remove a parameter; returns its value (None if absent or valueless)."""
+        return self.params.pop(name.lower(), None)
+
+    def clear_params(self) -> None:
+        self.params.clear()
+        self._quoted = _EMPTY
+
+    def _format_params(self) -> str:
+        return format_generic_params(self.params, self._quoted)
