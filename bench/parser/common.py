@@ -44,7 +44,7 @@ def section(fn: Callable[[], Any]) -> Any:
     """Run one extraction step; a library exception becomes an error marker."""
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - any library error is a wrong value
+    except Exception as exc:
         return {"__error__": f"{type(exc).__name__}: {exc}"}
 
 

@@ -103,7 +103,10 @@ def load_user(index: int) -> tuple[str, str]:
 
 def find_kamailio() -> tuple[str, str]:
     """Return (kamailio binary, module dir) or raise KamailioNotInstalledError."""
-    binary = os.environ.get("KAMAILIO_BIN") or shutil.which("kamailio")
+    env_bin = os.environ.get("KAMAILIO_BIN")
+    if env_bin and not (os.path.isfile(env_bin) and os.access(env_bin, os.X_OK)):
+        raise KamailioNotInstalledError(f"KAMAILIO_BIN={env_bin} is not an executable file")
+    binary = env_bin or shutil.which("kamailio")
     if binary is None:
         for cand in ("/usr/sbin/kamailio", "/usr/local/sbin/kamailio"):
             if os.access(cand, os.X_OK):
@@ -163,7 +166,12 @@ class KamailioServer:
     debug            Kamailio debug level: 1 warnings, 2 info incl. one line per
                      request (default), 3 debug
     tcp_children     worker processes for TCP/TLS/WS (default 4)
-    shm_mb, pkg_mb   shared / private memory sizes in MB
+    shm_mb, pkg_mb   shared / private memory sizes in MB; shm_mb defaults to enough
+                     for max_connections WebSockets (each costs about 2 x
+                     tcp_rd_buf_size of shm; the memory is only touched when used)
+    tcp_rd_buf_size  per-connection read buffer; the largest SIP message Kamailio
+                     accepts over WebSocket is tcp_rd_buf_size - 1 bytes (a bigger
+                     frame makes it drop the connection)
     max_connections  tcp_max_connections and tls_max_connections
     min_expires, max_expires, default_expires, min_expires_mode (1: 423 when too brief)
     fr_timer_ms, fr_inv_timer_ms  tm timers (408 after fr_timer without reply)
@@ -183,7 +191,7 @@ class KamailioServer:
         domain: str = DOMAIN,
         debug: int = 2,
         tcp_children: int = 4,
-        shm_mb: int = 128,
+        shm_mb: int | None = None,
         pkg_mb: int = 8,
         max_connections: int = 4096,
         tcp_rd_buf_size: int = 65536,
@@ -216,6 +224,8 @@ class KamailioServer:
         self._domain = domain
         self.debug = debug
         self.tcp_children = tcp_children
+        if shm_mb is None:
+            shm_mb = 64 + (max_connections * (2 * tcp_rd_buf_size + 4096)) // (1 << 20)
         self.shm_mb = shm_mb
         self.pkg_mb = pkg_mb
         self.max_connections = max_connections
@@ -424,11 +434,15 @@ class KamailioServer:
             raw = resp.read()
         finally:
             conn.close()
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise KamailioError(f"RPC {method}: HTTP {resp.status} {raw[:200]!r}") from None
+        if "error" in answer:
+            err = answer["error"]
+            raise KamailioError(f"RPC {method}: {err.get('code')} {err.get('message')}")
         if resp.status != 200:
             raise KamailioError(f"RPC {method}: HTTP {resp.status} {raw[:200]!r}")
-        answer = json.loads(raw)
-        if "error" in answer:
-            raise KamailioError(f"RPC {method}: {answer['error']}")
         return answer.get("result")
 
     def contacts(self, user: str) -> list[dict[str, Any]]:
@@ -436,11 +450,12 @@ class KamailioServer:
         try:
             result = self.rpc("ul.lookup", "location", user)
         except KamailioError as exc:
-            if "not found" in str(exc).lower() or "404" in str(exc):
+            # "404 AOR not found" / "500 AOR has no contacts"
+            if "AOR" in str(exc).upper():
                 return []
             raise
-        aor = result.get("AoR", {}) if isinstance(result, dict) else {}
-        contacts = aor.get("Contacts", [])
+        # {"AoR": "alice", "Contacts": [{"Contact": {"Address": ..., "Received": ...}}]}
+        contacts = result.get("Contacts", []) if isinstance(result, dict) else []
         return [c.get("Contact", c) for c in contacts]
 
     def unregister_all(self) -> None:
@@ -477,6 +492,7 @@ class KamailioServer:
             "WS_PORT": str(self.ws_port),
             "WSS_PORT": str(self.wss_port),
             "MAX_CONNECTIONS": str(int(self.max_connections)),
+            "OPEN_FILES": str(int(self.max_connections) * 2 + 1024),
             "TCP_RD_BUF_SIZE": str(int(self.tcp_rd_buf_size)),
             "MPATH": mpath,
             "CERT_FILE": str(self.cert_path),

@@ -59,6 +59,10 @@ _QUOTED_RE = re.compile(QUOTED_STRING)
 _WS = " \t"
 
 
+# One list entry: anything but a comma, where quoted strings and <...> are atoms.
+_LIST_ENTRY_RE = re.compile(r'(?:[^",<]+|"(?:[^"\\]|\\.)*"?|<[^>]*>?|[<"])*')
+
+
 def split_list(value: str) -> list[str]:
     """Cut a header value at the commas that separate list entries.
 
@@ -69,30 +73,19 @@ def split_list(value: str) -> list[str]:
     if "," not in value:
         return [value]
     entries = []
-    start = 0
-    depth = 0
-    in_quotes = False
-    i = 0
+    pos = 0
     n = len(value)
-    while i < n:
-        ch = value[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
-            entries.append(value[start:i].strip())
-            start = i + 1
-        i += 1
-    entries.append(value[start:].strip())
-    return entries
+    match = _LIST_ENTRY_RE.match
+    while True:
+        m = match(value, pos)
+        end = m.end() if m is not None else pos
+        entries.append(value[pos:end].strip(_WS))
+        if end >= n:
+            return entries
+        pos = end + 1  # skip the comma
+        if pos == n:
+            entries.append("")
+            return entries
 
 
 def _check_end(text: str, pos: int, header: str | None) -> None:

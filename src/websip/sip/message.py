@@ -522,33 +522,43 @@ def parse_message(
         raise ParseError(f"header block is not UTF-8 (byte {exc.start})") from None
     if "\r\n " in head or "\r\n\t" in head or "\n " in head or "\n\t" in head:
         head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
-    lines = head.split("\r\n") if sep_len != 2 else head.replace("\r\n", "\n").split("\n")
-    if len(lines) - 1 > max_headers:
+    if sep_len == 2:
+        head = head.replace("\r\n", "\n").replace("\n", "\r\n")
+    line_count = head.count("\r\n")
+    if line_count > max_headers:
         raise MessageTooLargeError(f"more than {max_headers} header lines")
-    if len(head) > max_line_length and max(map(len, lines)) > max_line_length:
+    if len(head) > max_line_length and max(map(len, head.split("\r\n"))) > max_line_length:
         raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
 
-    message = _parse_start_line(lines[0])
+    first_end = head.find("\r\n")
+    message = _parse_start_line(head if first_end < 0 else head[:first_end])
+    defects = message.defects
+    # Fast path: one C-level scan yields (name, value) for every header line; it
+    # is exact when every line had a colon, else the line-by-line path says which.
+    pairs = _HEADER_LINE_RE.findall(head, max(first_end, 0)) if first_end >= 0 else []
+    if len(pairs) != line_count:
+        pairs = _header_pairs_with_defects(head, defects)
     headers: dict[str, list[str]] = {}
     names: dict[str, str] = {}
-    defects = message.defects
-    for number, line in enumerate(lines[1:], 2):
-        name, colon, value = line.partition(":")
-        if not colon:
-            defects.append(f"line {number}: header line without a colon")
-            continue
-        name = name.rstrip(" \t")
-        try:
-            key, spelling = split_name(name)
-        except ParseError:
-            defects.append(f"line {number}: invalid header name {name!r}")
-            continue
-        value = value.strip(" \t")
+    name_cache = _NAME_CACHE
+    for name, value in pairs:
+        hit = name_cache.get(name)
+        if hit is None:
+            try:
+                hit = split_name(name.rstrip(" \t"))
+            except ParseError:
+                defects.append(f"invalid header name {name!r}")
+                continue
+            if len(name_cache) < 4096:  # bounded: names come from the network
+                name_cache[name] = hit
+        key = hit[0]
+        if value[-1:] in _TRAILING_WS:
+            value = value.rstrip(" \t")
         values = headers.get(key)
         if values is None:
             headers[key] = values = []
-            names[key] = spelling
-        if key in ENTITY_LIST_HEADERS and "," in value:
+            names[key] = hit[1]
+        if "," in value and key in ENTITY_LIST_HEADERS:
             values.extend(split_list(value))
         else:
             values.append(value)
@@ -579,6 +589,23 @@ def parse_message(
                 # RFC 3261 18.3: bytes beyond Content-Length are not part of the message.
                 message.body = data[body_start : body_start + length]
     return message
+
+
+_HEADER_LINE_RE = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*)")
+_NAME_CACHE: dict[str, tuple[str, str]] = {}
+_TRAILING_WS = frozenset({" ", "\t"})
+
+
+def _header_pairs_with_defects(head: str, defects: list[str]) -> list[tuple[str, str]]:
+    """The slow path of header splitting: name each line that is not a header."""
+    pairs = []
+    for number, line in enumerate(head.split("\r\n")[1:], 2):
+        name, colon, value = line.partition(":")
+        if not colon:
+            defects.append(f"line {number}: header line without a colon")
+            continue
+        pairs.append((name, value.lstrip(" \t")))
+    return pairs
 
 
 def _parse_start_line(line: str) -> Request | Response:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from websip.transaction.timers import TimerName
+from websip.transaction.timers import TimerName, TimerValues
 
 __all__ = ["TimerSet"]
 
@@ -50,9 +50,14 @@ class TimerSet:
         self._deadlines[name] = now + duration
         self._intervals[name] = duration
 
-    def interval(self, name: TimerName) -> float:
-        """The duration ``name`` was last started with."""
-        return self._intervals[name]
+    def back_off(self, name: TimerName, now: float, values: TimerValues) -> None:
+        """Restart retransmission timer ``name`` with its next, longer interval.
+
+        The new deadline counts from ``now``, the moment the timer fired and the
+        message went out again ("reset the timer with a value of 2*T1", RFC 3261
+        17.1.1.2), so a late caller never gets a burst of retransmissions.
+        """
+        self.start(name, now, values.next_interval(name, self._intervals[name]))
 
     def keep_only(self, names: frozenset[TimerName]) -> None:
         """Cancel every timer not in ``names``."""

@@ -1,0 +1,1 @@
+"""The asyncio shell: a thin pump around the sans-I/O core."""
