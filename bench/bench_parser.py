@@ -41,6 +41,9 @@ JSSIP_SCRIPT = PARSER_DIR / "jssip_bench.js"
 PIP_PEERS = {"sippy": "sippy~=2.5.0", "sipmessage": "sipmessage~=0.7.1"}
 JSSIP_SERIES = "3.13."
 
+# untimed parsing per parser and mode before calibrating and measuring
+WARMUP_S = 0.5
+WARMUP_MESSAGES = 5000
 TARGET_A_VS_JSSIP = 10.0
 TARGET_B_VS_JSSIP = 5.0
 TARGET_B_VS_PY = 2.0
@@ -420,6 +423,19 @@ def make_runners(
 # --------------------------------------------------------------------------
 
 
+def warm_up(timer: Callable[[int], float], n_msgs: int) -> None:
+    """Untimed parsing until the code is warm: V8 needs a few thousand messages
+    before JsSIP's parser is optimised (it starts ~8x slower), CPython's
+    specialising interpreter far fewer. Same rule for every parser, --quick too."""
+    chunk, done, spent = 1, 0, 0.0
+    while done < WARMUP_MESSAGES or spent < WARMUP_S:
+        t = timer(chunk)
+        spent += t
+        done += chunk * n_msgs
+        if t < 0.05:
+            chunk *= 2
+
+
 def calibrate(timer: Callable[[int], float], min_time: float) -> int:
     """Passes over the corpus that make one repeat last at least min_time s."""
     n = 1
@@ -437,10 +453,11 @@ def measure(
     jobs = [(p, mode) for p in runners for mode in ("a", "b")]
     passes: dict[tuple[str, str], int] = {}
     for p, mode in jobs:
-        log(f"calibrating {LABELS[p]} mode ({mode})")
+        log(f"warming up and calibrating {LABELS[p]} mode ({mode})")
         runner = runners[p]
-        n = calibrate(lambda k, r=runner, m=mode: r.time(m, k), min_time)
-        runner.time(mode, max(1, n // 2))  # warm-up (JIT, caches) at full size
+        timer = lambda k, r=runner, m=mode: r.time(m, k)  # noqa: E731
+        warm_up(timer, n_msgs)
+        n = calibrate(timer, min_time)
         passes[(p, mode)] = n
     samples: dict[tuple[str, str], list[float]] = {j: [] for j in jobs}
     for r in range(repeats):
@@ -468,6 +485,12 @@ def measure(
 
 def _fmt_rate(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
+
+
+def _fmt_spread(m: dict[str, Any] | None) -> str:
+    if not m or not m["samples"] or m["median"] <= 0:
+        return "-"
+    return f"±{(max(m['samples']) - min(m['samples'])) / 2 / m['median']:.0%}"
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -556,9 +579,9 @@ def print_report(report: dict[str, Any]) -> None:
         f"{env['machine']}, {env['cpus']} CPU(s)"
     )
     print()
-    hdr = (
-        f"{'parser':<14}{'version':<10}{'mode a msg/s':>14}{'mode b msg/s':>14}{'wrong values':>16}"
-    )
+    cols = ("mode a msg/s", "spread", "mode b msg/s", "spread", "wrong values")
+    hdr = f"{'parser':<14}{'version':<10}{cols[0]:>14}{cols[1]:>8}{cols[2]:>14}{cols[3]:>8}"
+    hdr += f"{cols[4]:>16}"
     print(hdr)
     print("-" * len(hdr))
     for p in ALL_PARSERS:
@@ -566,13 +589,20 @@ def print_report(report: dict[str, Any]) -> None:
             continue
         d = P[p]
         if "unavailable" in d:
-            dashes = f"{'-':<10}{'-':>14}{'-':>14}{'-':>16}"
+            dashes = f"{'-':<10}{'-':>14}{'-':>8}{'-':>14}{'-':>8}{'-':>16}"
             print(f"{LABELS[p]:<14}{dashes}   unavailable: {d['unavailable']}")
             continue
-        a = d["mode_a"]["median"] if d["mode_a"] else None
-        b = d["mode_b"]["median"] if d["mode_b"] else None
+        cells = []
+        for mode in ("mode_a", "mode_b"):
+            m = d[mode]
+            cells.append(_fmt_rate(m["median"] if m else None))
+            cells.append(_fmt_spread(m))
         wrong = f"{d['wrong_values']} / {d['checked_values']}"
-        print(f"{LABELS[p]:<14}{d['version']!s:<10}{_fmt_rate(a):>14}{_fmt_rate(b):>14}{wrong:>16}")
+        print(
+            f"{LABELS[p]:<14}{d['version']!s:<10}{cells[0]:>14}{cells[1]:>8}"
+            f"{cells[2]:>14}{cells[3]:>8}{wrong:>16}"
+        )
+    print("(spread: half the min-max range of the repeats, relative to the median)")
     print()
     r, t = report["ratios"], report["targets"]
 
@@ -613,7 +643,8 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  {LABELS[p]}: {d['wrong_values']} wrong of {d['checked_values']} checked")
         for w in d["wrong"]:
             cnt = f" [{w['count']} values]" if w["count"] > 1 else ""
-            print(f"    {w['message']}  {w['path']}: got {w['got']}, expected {w['expected']}{cnt}")
+            where = w["path"] or "(whole message)"
+            print(f"    {w['message']}  {where}: got {w['got']}, expected {w['expected']}{cnt}")
 
 
 # --------------------------------------------------------------------------

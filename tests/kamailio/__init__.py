@@ -1,0 +1,1 @@
+"""Real-Kamailio test infrastructure: see README.md."""

@@ -17,12 +17,15 @@ See README.md next to this file for what the server expects from a UA.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import http.client
 import itertools
 import json
 import os
+import random
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -31,6 +34,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -79,6 +83,16 @@ _INSTALL_HINT = (
     "installs it, or: apt-get install -y kamailio kamailio-websocket-modules "
     "kamailio-tls-modules"
 )
+
+
+# Safety net: never leave a Kamailio behind when the interpreter exits.
+_RUNNING: weakref.WeakSet[KamailioServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_RUNNING):
+        server.kill()
 
 
 class KamailioError(RuntimeError):
@@ -132,14 +146,48 @@ def require_kamailio() -> None:
         raise KamailioNotInstalledError("the openssl CLI is needed to make the test certificate")
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_ports(count: int) -> list[int]:
+    """Free loopback TCP ports, preferably below the ephemeral range.
+
+    Ports outside the ephemeral range cannot be taken by the client side of some
+    other connection while Kamailio is down for a restart.
+    """
+    low, _ = _ephemeral_range()
+    ports: list[int] = []
+    if low > 12000:
+        rng = random.Random()
+        for _ in range(200):
+            port = rng.randrange(10000, low)
+            if port not in ports and _bindable(port):
+                ports.append(port)
+                if len(ports) == count:
+                    return ports
     socks: list[socket.socket] = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((LOOPBACK, 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            ports.append(s.getsockname()[1])
+        return ports
     finally:
         for s in socks:
             s.close()
@@ -321,12 +369,28 @@ class KamailioServer:
     # ---------------------------------------------------------------- control
 
     def start(self, timeout: float = 10.0) -> None:
-        """Write cfg + certificate, run Kamailio and wait until it serves."""
+        """Write cfg + certificate, run Kamailio and wait until it serves.
+
+        The first start picks the ports (and picks again, up to 3 times, if
+        another process grabs one of them first); later starts reuse them.
+        """
         if self.running:
             raise KamailioError("already running")
-        binary, mpath = find_kamailio()
-        if self._ws_port is None or self._wss_port is None:
+        if self._ws_port is not None:
+            self._start_once(timeout)
+            return
+        for attempt in range(3):
             self._ws_port, self._wss_port = _free_ports(2)
+            try:
+                self._start_once(timeout)
+                return
+            except KamailioError as exc:
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    self._ws_port = self._wss_port = None
+                    raise
+
+    def _start_once(self, timeout: float) -> None:
+        binary, mpath = find_kamailio()
         self.run_dir.mkdir(exist_ok=True)
         if not self.cert_path.exists():
             self._make_certificate()
@@ -352,6 +416,7 @@ class KamailioServer:
                 cwd=self.workdir,
                 start_new_session=True,  # own process group: stop() reaps the workers
             )
+        _RUNNING.add(self)
         try:
             self._wait_ready(timeout)
         except BaseException:
@@ -378,7 +443,11 @@ class KamailioServer:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> KamailioServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(
@@ -492,7 +561,7 @@ class KamailioServer:
             "WS_PORT": str(self.ws_port),
             "WSS_PORT": str(self.wss_port),
             "MAX_CONNECTIONS": str(int(self.max_connections)),
-            "OPEN_FILES": str(int(self.max_connections) * 2 + 1024),
+            "OPEN_FILES": str(self._open_files_limit()),
             "TCP_RD_BUF_SIZE": str(int(self.tcp_rd_buf_size)),
             "MPATH": mpath,
             "CERT_FILE": str(self.cert_path),
@@ -515,6 +584,12 @@ class KamailioServer:
         if left:
             raise KamailioError(f"unsubstituted placeholders in the cfg template: {left}")
         return text
+
+    def _open_files_limit(self) -> int:
+        """Enough descriptors for max_connections, within the hard limit we may set."""
+        wanted = int(self.max_connections) * 2 + 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
     def _make_certificate(self) -> None:
         openssl = shutil.which("openssl")
@@ -581,6 +656,7 @@ class KamailioServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
         self._proc = None
+        _RUNNING.discard(self)
 
     @staticmethod
     def _group_alive(pgid: int) -> bool:

@@ -78,6 +78,12 @@ async def test_websocket_without_sip_subprotocol_is_refused(kamailio: KamailioSe
         assert ws.subprotocol == "sip"
 
 
+async def test_crlf_keepalive_is_answered(kamailio: KamailioServer) -> None:
+    async with connect(kamailio.ws_url, subprotocols=SIP, open_timeout=5) as ws:
+        await ws.send("\r\n\r\n")
+        assert await asyncio.wait_for(ws.recv(), 5) == "\r\n"
+
+
 # ------------------------------------------------------------------- REGISTER
 
 
@@ -495,3 +501,13 @@ async def test_oversized_message_is_dropped_with_the_connection(
             await alice.recv(timeout=5)
     finally:
         await alice.close()
+
+
+async def test_rpc_helpers(kamailio: KamailioServer, peers: PeerFactory) -> None:
+    assert kamailio.rpc("core.version").startswith("kamailio 5.")
+    carol = await peers("carol")
+    assert (await carol.register()).status == 200
+    assert len(kamailio.contacts("carol")) == 1
+    kamailio.unregister_all()
+    assert kamailio.contacts("carol") == []
+    assert "REQ REGISTER sip:websip.test" in kamailio.log_text()

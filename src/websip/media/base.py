@@ -24,7 +24,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..exceptions import WebsipError
+from websip.exceptions import WebsipError
 
 if TYPE_CHECKING:
     from av import AudioFrame

@@ -163,7 +163,8 @@ class WavRecorder:
 
     def _open(self) -> wave.Wave_write:
         if self._wav is None:
-            wav = wave.open(self.path, "wb")
+            # Open across many writes, closed in close(): no context manager.
+            wav = wave.open(self.path, "wb")  # noqa: SIM115
             wav.setnchannels(self.channels)
             wav.setsampwidth(2)
             wav.setframerate(self.sample_rate)

@@ -140,7 +140,7 @@ class ToneSource(PacedAudioSource):
         wave = np.round(np.sin(phases) * self.amplitude * 32767).astype(np.int16)
         if self.channels == 2:
             wave = np.repeat(wave, 2)
-        return wave.tobytes()
+        return bytes(wave.tobytes())
 
 
 PcmCallback = Callable[[int], PcmInput | None]

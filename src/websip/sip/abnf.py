@@ -57,7 +57,9 @@ PORT = r"[0-9]+"
 # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
 # quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-QUOTED_STRING = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+# (written as an "unrolled loop": one character class run per step is much faster
+# in Python's regex engine than an alternation per character)
+QUOTED_STRING = r'"[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*"'
 
 # Status-Code = 3DIGIT; SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT
 STATUS_CODE = r"[1-6][0-9][0-9]"

@@ -103,6 +103,10 @@ _DISPLAY_WORD = rf"(?:[{TOKEN_CHARS}]|[^\x00-\x7f])+"
 _TOKEN_DISPLAY_RE = re.compile(rf"{_DISPLAY_WORD}(?:[ \t]+{_DISPLAY_WORD})*")
 
 
+# The usual shape of a name-addr: [ quoted-string ] LAQUOT URI RAQUOT
+_NAME_ADDR_FAST_RE = re.compile(r'[ \t]*(?:"((?:[^"\\\r\n]|\\[^\r\n])*)"[ \t]*)?<([^<>"\s]*)>')
+
+
 class NameAddr(HeaderParams):
     """A name-addr or addr-spec with header parameters (From, To, Contact, Route...).
 
@@ -130,6 +134,21 @@ class NameAddr(HeaderParams):
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:
         """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
+        fast = _NAME_ADDR_FAST_RE.match(text)
+        if fast is not None:
+            # The common form: an optional quoted display name and <URI>.
+            display, uri_text = fast.groups()
+            na = cls.__new__(cls)
+            try:
+                na.uri = URI.parse(uri_text)
+            except ParseError as exc:
+                raise ParseError(exc.reason, header=header) from None
+            na.display_name = display if display is None or "\\" not in display else (
+                unquote(f'"{display}"')
+            )
+            na.params, na._quoted, pos = parse_generic_params(text, fast.end(), header)
+            _check_end(text, pos, header)
+            return na
         s = text.strip(_WS)
         display: str | None = None
         if s[:1] == '"':

@@ -524,36 +524,35 @@ def parse_message(
         head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
     if sep_len == 2:
         head = head.replace("\r\n", "\n").replace("\n", "\r\n")
-    line_count = head.count("\r\n")
-    if line_count > max_headers:
+    if head.count("\r\n") > max_headers:
         raise MessageTooLargeError(f"more than {max_headers} header lines")
     if len(head) > max_line_length and max(map(len, head.split("\r\n"))) > max_line_length:
         raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
 
-    first_end = head.find("\r\n")
-    message = _parse_start_line(head if first_end < 0 else head[:first_end])
+    lines = head.split("\r\n")
+    message = _parse_start_line(lines[0])
     defects = message.defects
-    # Fast path: one C-level scan yields (name, value) for every header line; it
-    # is exact when every line had a colon, else the line-by-line path says which.
-    pairs = _HEADER_LINE_RE.findall(head, max(first_end, 0)) if first_end >= 0 else []
-    if len(pairs) != line_count:
-        pairs = _header_pairs_with_defects(head, defects)
     headers: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     name_cache = _NAME_CACHE
-    for name, value in pairs:
+    number = 1
+    for line in lines[1:]:
+        number += 1
+        name, colon, value = line.partition(":")
+        if not colon:
+            defects.append(f"line {number}: header line without a colon")
+            continue
         hit = name_cache.get(name)
         if hit is None:
             try:
                 hit = split_name(name.rstrip(" \t"))
             except ParseError:
-                defects.append(f"invalid header name {name!r}")
+                defects.append(f"line {number}: invalid header name {name!r}")
                 continue
             if len(name_cache) < 4096:  # bounded: names come from the network
                 name_cache[name] = hit
         key = hit[0]
-        if value[-1:] in _TRAILING_WS:
-            value = value.rstrip(" \t")
+        value = value.strip(" \t")
         values = headers.get(key)
         if values is None:
             headers[key] = values = []
@@ -591,21 +590,8 @@ def parse_message(
     return message
 
 
-_HEADER_LINE_RE = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*)")
+# Header names seen before -> (lookup key, spelling); the hot loop's one lookup.
 _NAME_CACHE: dict[str, tuple[str, str]] = {}
-_TRAILING_WS = frozenset({" ", "\t"})
-
-
-def _header_pairs_with_defects(head: str, defects: list[str]) -> list[tuple[str, str]]:
-    """The slow path of header splitting: name each line that is not a header."""
-    pairs = []
-    for number, line in enumerate(head.split("\r\n")[1:], 2):
-        name, colon, value = line.partition(":")
-        if not colon:
-            defects.append(f"line {number}: header line without a colon")
-            continue
-        pairs.append((name, value.lstrip(" \t")))
-    return pairs
 
 
 def _parse_start_line(line: str) -> Request | Response:

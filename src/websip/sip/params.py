@@ -17,8 +17,14 @@ from .abnf import QUOTED_STRING, TOKEN, TOKEN_CHARS, is_token, quote, unquote
 
 # generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string
 # lenient: LWS is allowed around ";" and "=" as RFC 3261 25.1 SEMI/EQUAL define it.
+_GEN_VALUE = rf"{QUOTED_STRING}|[{TOKEN_CHARS}:\[\]]+"
 _GENERIC_PARAM_RE = re.compile(
-    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({QUOTED_STRING}|[{TOKEN_CHARS}:\[\]]+))?[ \t]*"
+    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({_GEN_VALUE}))?[ \t]*"
+)
+# Two C-level passes instead of a Python loop: the first finds where the run of
+# parameters ends, the second extracts them (only from that run).
+_GENERIC_PARAMS_SPAN_RE = re.compile(
+    rf"(?:[ \t]*;[ \t]*{TOKEN}(?:[ \t]*=[ \t]*(?:{_GEN_VALUE}))?[ \t]*)*"
 )
 _UNQUOTED_VALUE_RE = re.compile(rf"[{TOKEN_CHARS}:\[\]]+")
 
@@ -31,26 +37,25 @@ def parse_generic_params(
     Returns the params, the names whose values were quoted, and the position
     after the last parameter (the caller decides what may follow).
     """
+    span = _GENERIC_PARAMS_SPAN_RE.match(text, pos)
+    end = span.end() if span is not None else pos
     params: dict[str, str | None] = {}
     quoted: set[str] | None = None
-    match = _GENERIC_PARAM_RE.match
-    n = len(text)
-    while pos < n:
-        m = match(text, pos)
-        if m is None:
-            break
-        name, value = m.group(1, 2)
-        name = name.lower()
-        if value is not None and value[:1] == '"':
-            value = unquote(value)
-            if quoted is None:
-                quoted = set()
-            quoted.add(name)
-        params[name] = value
-        pos = m.end()
-    if pos < n and text[pos] == ";":
-        raise ParseError(f"malformed parameter at {text[pos : pos + 20]!r}", header=header)
-    return params, frozenset(quoted) if quoted else _EMPTY, pos
+    if end > pos:
+        for name, value in _GENERIC_PARAM_RE.findall(text, pos, end):
+            name = name.lower()
+            if not value:
+                params[name] = None
+            elif value[0] == '"':
+                params[name] = unquote(value)
+                if quoted is None:
+                    quoted = set()
+                quoted.add(name)
+            else:
+                params[name] = value
+    if end < len(text) and text[end] == ";":
+        raise ParseError(f"malformed parameter at {text[end:end + 20]!r}", header=header)
+    return params, frozenset(quoted) if quoted else _EMPTY, end
 
 
 _EMPTY: frozenset[str] = frozenset()

@@ -18,7 +18,7 @@ from websip.exceptions import ParseError
 from .abnf import (
     ESCAPE_ERROR,
     HNV_CHARS,
-    HOST,
+    IPV6_REFERENCE,
     PARAM_CHARS,
     PASSWORD_CHARS,
     PORT,
@@ -34,7 +34,9 @@ __all__ = ["URI"]
 _SIP_URI_RE = re.compile(
     rf"(?P<scheme>[sS][iI][pP][sS]?):"
     rf"(?:(?P<user>[{USER_CHARS}]+)(?::(?P<password>[{PASSWORD_CHARS}]*))?@)?"
-    rf"(?P<host>{HOST})"
+    # hostname as dot-separated non-empty labels, so only IPv6 references and
+    # dotted-decimal hosts need a second look (is_valid_host).
+    rf"(?P<host>{IPV6_REFERENCE}|(?:[A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+\.?)"
     rf"(?::(?P<port>{PORT}))?"
     rf"(?P<params>(?:;[{PARAM_CHARS}=]*)*)"
     rf"(?:\?(?P<headers>[{HNV_CHARS}=&]*))?"
@@ -70,6 +72,8 @@ def _safe_set(chars: str) -> frozenset[str]:
 
 
 _USER_SAFE = _safe_set(USER_CHARS)
+# In a tel URI, ";" starts the parameters and "?" is not allowed (RFC 3966 3).
+_TEL_SAFE = _USER_SAFE - {";", "?"}
 _PASSWORD_SAFE = _safe_set(PASSWORD_CHARS)
 _PARAM_SAFE = _safe_set(PARAM_CHARS)
 _HNV_SAFE = _safe_set(HNV_CHARS)
@@ -87,7 +91,7 @@ def escape(text: str, safe: frozenset[str]) -> str:
         if ch in safe:
             out.append(ch)
         else:
-            for byte in ch.encode("utf-8"):
+            for byte in ch.encode("utf-8", "surrogatepass"):
                 out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
     return "".join(out)
 
@@ -107,7 +111,7 @@ def unescape(text: str, what: str = "URI") -> str:
             raw.append(int(text[i + 1 : i + 3], 16))
             i += 3
         else:
-            raw.extend(ch.encode("utf-8"))
+            raw.extend(ch.encode("utf-8", "surrogatepass"))
             i += 1
     try:
         return raw.decode("utf-8")
@@ -189,23 +193,28 @@ class URI:
         """Parse a URI; raises :class:`websip.ParseError` if ``text`` is not one."""
         m = _SIP_URI_RE.fullmatch(text)
         if m is not None:
-            host = m.group("host")
-            if not is_valid_host(host):
+            scheme, user, password, host, port_text, params, headers = m.groups()
+            if (host[0] == "[" or host[-1].isdigit()) and not is_valid_host(host):
                 raise ParseError(f"invalid host {host!r} in URI {text!r}")
-            port_text = m.group("port")
-            port = int(port_text) if port_text is not None else None
-            if port is not None and port > 65535:
-                raise ParseError(f"port out of range in URI {text!r}")
-            user = m.group("user")
-            password = m.group("password")
             uri = cls.__new__(cls)
-            uri.scheme = m.group("scheme").lower()
-            uri.user = unescape(user, "user") if user is not None else None
-            uri.password = unescape(password, "password") if password is not None else None
+            uri.scheme = scheme.lower()
+            if user is not None and "%" in user:
+                user = unescape(user, "user")
+            uri.user = user
+            if password is not None and "%" in password:
+                password = unescape(password, "password")
+            uri.password = password
             uri.host = host.lower()
-            uri.port = port
-            uri.params = _parse_uri_params(m.group("params"))
-            uri.headers = _parse_uri_headers(m.group("headers"))
+            if port_text is None:
+                uri.port = None
+            else:
+                # len() first: int() refuses strings of more than 4300 digits.
+                port = int(port_text) if len(port_text) <= 5 else 65536
+                if port > 65535:
+                    raise ParseError(f"port out of range in URI {text!r}")
+                uri.port = port
+            uri.params = _parse_uri_params(params) if params else {}
+            uri.headers = _parse_uri_headers(headers) if headers else {}
             uri.opaque = None
             return uri
         m = _TEL_URI_RE.fullmatch(text)
@@ -268,7 +277,7 @@ class URI:
         if self.opaque is not None:
             return f"{self.scheme}:{self.opaque}"
         if self.scheme == "tel":
-            return f"tel:{escape(self.user or '', _USER_SAFE)}"
+            return f"tel:{escape(self.user or '', _TEL_SAFE)}"
         text = f"{self.scheme}:"
         if self.user:
             text += escape(self.user, _USER_SAFE) + "@"
@@ -294,7 +303,7 @@ class URI:
             return f"{self.scheme}:{self.opaque}"
         parts = [self.scheme, ":"]
         if self.scheme == "tel":
-            parts.append(escape(self.user or "", _USER_SAFE))
+            parts.append(escape(self.user or "", _TEL_SAFE))
         else:
             if self.user is not None:
                 parts.append(escape(self.user, _USER_SAFE))
@@ -357,6 +366,8 @@ class URI:
         return hash((self.scheme, self.user, self.host, self.port))
 
 
+# JsSIP's escapeUser() leaves ":" unescaped: "user:password" targets keep a password.
+_TARGET_USER_SAFE = _USER_SAFE | {":"}
 _TEL_VISUAL_RE = re.compile(r"[-.()]*\+?[0-9\-.()]+")
 _SCHEME_PREFIX_RE = re.compile(r"(sips?|tel):", re.IGNORECASE)
 
@@ -367,8 +378,9 @@ def normalize_target(target: URI | str | None, domain: str | None = None) -> URI
     ``"bob"`` becomes ``sip:bob@DOMAIN``, ``"bob@example.com"`` and
     ``"sip:bob@example.com"`` are taken as they are, a telephone number loses its
     visual separators (``"+1 (555) 123"`` is not one, ``"+1-555-123"`` is), a
-    ``tel:`` number becomes a SIP URI at ``domain``. Unlike JsSIP, ``sips:`` is
-    kept. Returns None when no URI can be made (no domain for a bare user, bad
+    ``tel:`` number becomes a SIP URI at ``domain``. As in JsSIP, a ``:`` in the
+    user part is left unescaped, so ``"alice:secret"`` gives user ``alice`` and
+    password ``secret``. Unlike JsSIP, ``sips:`` is kept. Returns None when no URI can be made (no domain for a bare user, bad
     syntax).
     """
     if target is None or target == "":
@@ -395,6 +407,6 @@ def normalize_target(target: URI | str | None, domain: str | None = None) -> URI
     except ParseError:
         return None
     try:
-        return URI.parse(f"{scheme}:{escape(user, _USER_SAFE)}@{target_domain}")
+        return URI.parse(f"{scheme}:{escape(user, _TARGET_USER_SAFE)}@{target_domain}")
     except ParseError:
         return None

@@ -10,9 +10,12 @@ the earliest deadline through ``get_timer()``; when the caller comes back with
 ``handle_timer(now)``, the machine pops due timers one at a time with
 :meth:`TimerSet.pop_due` and feeds each to its transition table.
 
-Ties: when a timeout timer (B, F, H, ...) and a retransmission timer (A, E, G)
-are due at the same instant, the timeout fires first, so a transaction that gives
-up does not retransmit one last time on its way out.
+Order: when several timers are due, a timer that ends the state (B, D, F, H,
+...) fires before a retransmission timer (A, E, G), whatever their deadlines; among
+timers of the same kind the earliest deadline fires first. A caller that comes
+back late (after both Timer A and Timer B passed) thus sees the timeout and no
+pointless last retransmission; a caller on time never sees the difference,
+because a retransmission deadline is always checked before the timeout is due.
 
 Every transition ends with :meth:`TimerSet.keep_only`, which cancels the timers
 the new state does not run (RFC 3261 17: "Timer G is ignored in this state",
@@ -73,7 +76,7 @@ class TimerSet:
         due = [(deadline, name) for name, deadline in self._deadlines.items() if deadline <= now]
         if not due:
             return None
-        _, name = min(due, key=lambda item: (item[0], item[1] in _RETRANSMISSION_TIMERS))
+        _, name = min(due, key=lambda item: (item[1] in _RETRANSMISSION_TIMERS, item[0]))
         del self._deadlines[name]
         return name
 
