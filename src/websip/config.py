@@ -33,7 +33,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
@@ -190,7 +190,7 @@ def _shown(name: str, value: Any) -> Any:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class WsServer:
     """One WebSocket server of ``ws_servers``, parsed.
 
@@ -280,7 +280,7 @@ class WsServer:
         return f"<{self.sip_uri}>"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class WebSocketOptions:
     """``node_websocket_options`` (alias ``websocket_options``) as plain data.
 
@@ -326,11 +326,11 @@ class WebSocketOptions:
 
     def __repr__(self) -> str:
         shown = []
-        for name in self.__slots__:
+        for name in (f.name for f in fields(self)):
             value = getattr(self, name)
             if value == getattr(_DEFAULT_WEBSOCKET_OPTIONS, name):
                 continue
-            if name == "passphrase":
+            if name == "passphrase" or (name == "proxy" and "@" in str(value)):
                 value = _MASKED
             elif name == "headers":
                 value = tuple((n, _shown(n, v)) for n, v in value)
@@ -343,7 +343,7 @@ _DEFAULT_WEBSOCKET_OPTIONS: Final = WebSocketOptions()
 _RefreshMethod = Literal["UPDATE", "INVITE"]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True, repr=False)
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Configuration:
     """The checked, normalized, read-only configuration of a UA.
 
@@ -734,7 +734,9 @@ _RESERVED_HEADERS: Final = frozenset(
 _PROXY_SCHEMES: Final = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 
 
-def _check_keys(name: str, mapping: Mapping[Any, Any], allowed: tuple[str, ...], where: str) -> None:
+def _check_keys(
+    name: str, mapping: Mapping[Any, Any], allowed: tuple[str, ...], where: str
+) -> None:
     """Refuse keys of ``mapping`` not in ``allowed``, with the best hint available."""
     for key in mapping:
         if key in allowed:
@@ -832,7 +834,10 @@ def _ca(name: str, value: Any, where: str) -> tuple[str, ...]:
                 item = item.decode("ascii")
             except UnicodeDecodeError:
                 raise ConfigurationError(name, item, f"{where} must be PEM text") from None
-        result.append(_option_path(name, item, where))
+        if isinstance(item, str) and "-----BEGIN" in item:
+            result.append(item)  # PEM text (load_verify_locations(cadata=...))
+        else:
+            result.append(_option_path(name, item, where))
     return tuple(result)
 
 
@@ -850,15 +855,17 @@ def _proxy(name: str, value: Any) -> str | Literal[True] | None:
     if value is False:
         return None
     text = _option_text(name, value, "requestOptions.proxy")
+    # A proxy URL may carry credentials (user:password@): never show those.
+    shown = _MASKED if "@" in text else text
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise ConfigurationError(name, _shown("proxy", value), f"requestOptions.proxy: {exc}") from None
+        raise ConfigurationError(name, shown, f"requestOptions.proxy: {exc}") from None
     if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
         raise ConfigurationError(
             name,
-            _MASKED if parts.password else value,
+            shown,
             "requestOptions.proxy must be a URL with a scheme among " + ", ".join(_PROXY_SCHEMES),
         )
     return text

@@ -412,6 +412,44 @@ async def test_cancel_of_a_ringing_invite(peers: PeerFactory) -> None:
     assert ack.get("CSeq").split()[0] == invite.get("CSeq").split()[0]
 
 
+async def test_plain_sip_refused_and_no_name_resolution(
+    kamailio: KamailioServer, peers: PeerFactory
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", kamailio.ws_port)
+    try:
+        writer.write(
+            render(
+                f"OPTIONS sip:{DOMAIN} SIP/2.0",
+                [
+                    ("Via", "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKraw"),
+                    ("Max-Forwards", "70"),
+                    ("To", f"<sip:{DOMAIN}>"),
+                    ("From", f"<sip:alice@{DOMAIN}>;tag=1"),
+                    ("Call-ID", token()),
+                    ("CSeq", "1 OPTIONS"),
+                ],
+            ).encode()
+        )
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        assert status_line == b"SIP/2.0 403 WebSocket Only\r\n"
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+    alice = await peers("alice")
+    route = f"<sip:127.0.0.1:{kamailio.ws_port};transport=ws;lr>"
+    await alice.send(
+        alice.request(
+            "BYE",
+            "sip:bob@somewhere.invalid;transport=ws",
+            to=f"<sip:bob@{DOMAIN}>;tag=x",
+            extra=[("Route", route)],
+        )
+    )
+    reply = await alice.recv_final()
+    assert (reply.status, reply.reason) == (404, "Unknown In-Dialog Target")
+
+
 # ------------------------------------------------------------------------ wss
 
 

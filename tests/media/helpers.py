@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,3 +72,32 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)
+
+
+def udp_sockets() -> list[tuple[str, int]]:
+    """Local (address, port) of every UDP socket this process has open.
+
+    Read from /proc: the socket inodes among our file descriptors, looked up
+    in the kernel's UDP tables. Linux only.
+    """
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, size in (("/proc/self/net/udp", 4), ("/proc/self/net/udp6", 16)):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if fields[9] not in inodes:
+                    continue
+                hex_address, hex_port = fields[1].split(":")
+                # The kernel prints the address as 32-bit words in host order.
+                raw = bytes.fromhex(hex_address)
+                packed = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+                found.append((str(ipaddress.ip_address(packed)), int(hex_port, 16)))
+    return found

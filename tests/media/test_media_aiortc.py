@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import wave
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from .helpers import (
     dominant_frequency,
     negotiate,
     rms,
+    udp_sockets,
     wait_for,
 )
 
@@ -221,6 +223,19 @@ class TestAudio:
         recorder = WavRecorder(recording, sample_rate=8000)
         callee.handler.add_sink(recorder)
 
+        # Loopback only, checked where it matters: every UDP socket this
+        # process has is bound to 127.0.0.1 (so nothing can be sent to, or
+        # from, another interface) and ICE paired loopback with loopback.
+        sockets = udp_sockets()
+        assert sockets and {address for address, _ in sockets} == {"127.0.0.1"}
+        for party in (caller, callee):
+            pc = party.handler.peer_connection
+            assert pc is not None
+            ice = pc.getTransceivers()[0].receiver.transport.transport
+            remote = {c.ip for c in ice.getRemoteCandidates()}
+            local = {c.ip for c in ice.iceGatherer.getLocalCandidates()}
+            assert remote == local == {"127.0.0.1"}
+
         counts = await asyncio.gather(
             caller.received_during(WINDOW_S), callee.received_during(WINDOW_S)
         )
@@ -381,12 +396,14 @@ class TestDtmf:
             await caller.handler.send_dtmf("1", duration_ms=10)
 
 
-def _resources() -> tuple[int, set[str]]:
+def _resources() -> tuple[int, Counter[str], int]:
     fds = len(os.listdir("/proc/self/fd"))
     # The loop's default executor (aiortc encodes in it) keeps its workers;
     # those are not per-call resources.
-    threads = {t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")}
-    return fds, threads
+    threads = Counter(
+        t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")
+    )
+    return fds, threads, len(udp_sockets())
 
 
 class TestShutdown:
@@ -407,15 +424,16 @@ class TestShutdown:
         await one_call()  # warm-up: lazily created process-wide objects
         await asyncio.sleep(0.1)
         tasks_before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
-        fds_before, threads_before = _resources()
+        fds_before, threads_before, sockets_before = _resources()
         for _ in range(20):
             await one_call()
         await asyncio.sleep(0.2)
         tasks_after = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
-        fds_after, threads_after = _resources()
+        fds_after, threads_after, sockets_after = _resources()
         assert tasks_after - tasks_before == set()
         assert fds_after <= fds_before
-        assert threads_after <= threads_before
+        assert sockets_after == sockets_before == 0
+        assert threads_after == threads_before  # no decoder or player thread left
 
     async def test_close_before_any_negotiation_stops_the_source(self) -> None:
         source = ToneSource()

@@ -82,7 +82,9 @@ class TestProceeding:
 
     def test_ack_before_final_is_discarded(self) -> None:
         txn = start()
-        assert txn.receive_ack("ACK", 0.5) == [InputDiscarded(state="PROCEEDING", trigger="RECV_ACK")]
+        assert txn.receive_ack("ACK", 0.5) == [
+            InputDiscarded(state="PROCEEDING", trigger="RECV_ACK")
+        ]
 
     @pytest.mark.parametrize("code", [0, 99, 700])
     def test_bad_status_is_a_local_error(self, code: int) -> None:
@@ -443,10 +445,13 @@ class TestRandomWalks:
                 assert kind in ("send", "transport_error")
                 continue
             for output in outputs:
-                if isinstance(output, SendResponse) and output.retransmission:
-                    # A retransmitted final is always the one sent.
-                    if txn.state is State.COMPLETED:
-                        assert output.response == final_sent
+                # A retransmitted final is always the one sent.
+                if (
+                    isinstance(output, SendResponse)
+                    and output.retransmission
+                    and txn.state is State.COMPLETED
+                ):
+                    assert output.response == final_sent
             assert TransactionTerminated() not in outputs[:-1]
             if terminated(outputs):
                 assert not ended

@@ -134,7 +134,9 @@ class TestBackoff:
             intervals.append(DEFAULT.next_interval(name, intervals[-1]))
         assert intervals == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
-    @pytest.mark.parametrize("name", sorted(set(TimerName) - {TimerName.A, TimerName.E, TimerName.G}, key=str))
+    @pytest.mark.parametrize(
+        "name", sorted(set(TimerName) - {TimerName.A, TimerName.E, TimerName.G}, key=str)
+    )
     def test_other_timers_do_not_back_off(self, name: TimerName) -> None:
         with pytest.raises(LocalProtocolError, match="not a retransmission timer"):
             DEFAULT.next_interval(name, 1.0)

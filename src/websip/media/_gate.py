@@ -96,8 +96,11 @@ class OutboundTrack(MediaStreamTrack):
             except MediaStreamError:
                 if source is self._fallback or self.readyState != "live":
                     raise
-                self._source_ended(source)
+                if source is self._source:  # not one swapped out meanwhile
+                    self._source_ended(source)
                 continue
+            if source is not (self._fallback or self._source):
+                continue  # swapped out while we waited for it
             if not isinstance(frame, AudioFrame):
                 logger.warning("source %r returned %r, not audio; sending silence", source, frame)
                 self._source_ended(source)
