@@ -94,7 +94,7 @@ class TestLoading:
 
     def test_parameter_names_must_be_strings(self) -> None:
         with pytest.raises(TypeError, match="strings"):
-            load_configuration({**BASE, 1: "x"})
+            load_configuration({**BASE, 1: "x"})  # type: ignore[dict-item]
 
     @pytest.mark.parametrize("name", MANDATORY)
     @pytest.mark.parametrize("empty", ["missing", None, "", [], ()])
@@ -362,7 +362,9 @@ class TestWsServers:
     def test_weights_feed_the_server_selector(self) -> None:
         from websip.recovery import ServerSelector
 
-        config = load(ws_servers=[{"ws_uri": "ws://a", "weight": 1}, {"ws_uri": "ws://b", "weight": 9}])
+        config = load(
+            ws_servers=[{"ws_uri": "ws://a", "weight": 1}, {"ws_uri": "ws://b", "weight": 9}]
+        )
         assert ServerSelector(config.ws_servers).choose().host == "b"
 
     @pytest.mark.parametrize(
@@ -392,6 +394,7 @@ class TestWsServers:
             ([{"ws_uri": "ws://a", "weight": "x"}], "whole number"),
             ([{"ws_uri": "ws://a", "weight": 1.5}], "whole number"),
             ([{"ws_uri": "ws://a", "weight": True}], "not a bool"),
+            ([{"ws_uri": "ws://a", "weight": 2**31}], "at most"),
         ],
     )
     def test_rejected(self, value: Any, reason: str) -> None:
@@ -403,6 +406,11 @@ class TestWsServers:
         exc = error(ws_servers=["ws://ok.example", "http://bad.example"])
         assert exc.value == "http://bad.example"
         assert "'http://bad.example'" in str(exc)
+
+    @pytest.mark.parametrize("weight", [-1, "high", 0.5])
+    def test_from_uri_checks_the_weight(self, weight: Any) -> None:
+        with pytest.raises(ConfigurationError):
+            WsServer.from_uri("ws://h", weight)
 
     def test_from_uri_names_a_given_parameter(self) -> None:
         with pytest.raises(ConfigurationError) as info:
@@ -462,6 +470,8 @@ class TestConnectionRecovery:
             (True, "not a bool"),
             (float("nan"), "finite"),
             (float("inf"), "finite"),
+            (10**400, "finite"),
+            ("9" * 400, "finite"),
             ([1], "a number"),
         ],
     )
@@ -580,7 +590,13 @@ class TestInstanceId:
 
     @pytest.mark.parametrize(
         "value",
-        ["uuid:", "8f1fa16a-1165-4a96-8341", "urn:8f1fa16a-1165-4a96-8341-785b1ef24f12", 12, "x" * 36],
+        [
+            "uuid:",
+            "8f1fa16a-1165-4a96-8341",
+            "urn:8f1fa16a-1165-4a96-8341-785b1ef24f12",
+            12,
+            "x" * 36,
+        ],
     )
     def test_rejected(self, value: Any) -> None:
         assert_rejected("instance_id", value, "UUID")
@@ -595,7 +611,16 @@ class TestNoAnswerTimeout:
 
     @pytest.mark.parametrize(
         ("value", "reason"),
-        [(0, "at least 1"), (-5, "at least 1"), (2.5, "whole"), ("2.5", "whole"), (True, "bool")],
+        [
+            (0, "at least 1"),
+            (-5, "at least 1"),
+            (2.5, "whole"),
+            ("2.5", "whole"),
+            (True, "bool"),
+            (2**32, "at most"),
+            ("9" * 400, "at most"),
+            (1e300, "at most"),
+        ],
     )
     def test_rejected(self, value: Any, reason: str) -> None:
         assert_rejected("no_answer_timeout", value, reason)
@@ -923,7 +948,9 @@ class TestWebSocketOptions:
         assert repr(WebSocketOptions()) == "WebSocketOptions()"
 
     def test_repr_inside_the_configuration(self) -> None:
-        config = load(websocket_options={"requestOptions": {"cert": "/c", "key": "/k", "passphrase": "p4ss"}})
+        config = load(
+            websocket_options={"requestOptions": {"cert": "/c", "key": "/k", "passphrase": "p4ss"}}
+        )
         assert "p4ss" not in repr(config)
 
     @pytest.mark.parametrize(
@@ -963,7 +990,8 @@ class TestWebSocketOptions:
             ({"requestOptions": {"timeout": -1}}, "must not be negative"),
             ({"requestOptions": {"timeout": "10"}}, "must be a number"),
             ({"requestOptions": {"timeout": True}}, "must be a number"),
-            ({"requestOptions": {"timeout": float("inf")}}, "must be a number"),
+            ({"requestOptions": {"timeout": float("inf")}}, "finite"),
+            ({"requestOptions": {"timeout": 10**400}}, "finite"),
             ({"clientConfig": {"keepalive": True}}, "keepalive_interval"),
             ({"clientConfig": {"assembleFragments": False}}, "not supported"),
             ({"clientConfig": {"maxReceivedFrameSize": 0}}, "positive int"),
@@ -998,6 +1026,7 @@ class TestWebSocketOptions:
         [
             {"headers": {"Authorization": "Bearer s3cr3t\n"}},
             {"headers": {"X-Api-Token": ["s3cr3t\n"]}},
+            {"headers": {"X-Api-Key": "s3cr3t\r"}},
             {"requestOptions": {"passphrase": b"s3cr3t"}},
             {"requestOptions": {"key": "-----BEGIN s3cr3t"}},
             {"requestOptions": {"proxy": "ftp://u:s3cr3t@p"}},

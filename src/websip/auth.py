@@ -78,9 +78,9 @@ Decisions (each one is a place where the RFCs leave a choice)
   password to parties that never asked for one (a callee sees the
   Authorization header of the INVITE it receives).
 * **ha1.** As in JsSIP: ``ha1`` is MD5(username:realm:password), valid only for
-  the configured ``realm``. A mapping gives one H(A1) per hash
-  (``{"MD5": ..., "SHA-256": ...}``). H(A1) is a password equivalent and is
-  treated exactly like the password.
+  the configured ``realm``; 64 hex digits are taken as SHA-256's H(A1), and a
+  mapping gives one H(A1) per hash (``{"MD5": ..., "SHA-512-256": ...}``).
+  H(A1) is a password equivalent and is treated exactly like the password.
 * **Secrets.** The password and H(A1) never appear in a ``repr``, ``str``,
   exception message or log line of this module.
 """
@@ -265,15 +265,18 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _is_clean(text: str) -> bool:
-    """True when ``text`` can be hashed and written into a header."""
-    if "\r" in text or "\n" in text or "\x00" in text:
-        return False
+def _is_encodable(text: str) -> bool:
+    """True when ``text`` has UTF-8 octets to hash."""
     try:
         _utf8(text)
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _is_clean(text: str) -> bool:
+    """True when ``text`` can be hashed and written into a header."""
+    return "\r" not in text and "\n" not in text and "\x00" not in text and _is_encodable(text)
 
 
 class DigestAlgorithm(enum.Enum):
@@ -322,7 +325,11 @@ _HASH_FUNCTIONS: dict[DigestAlgorithm, Callable[[bytes], bytes]] = {
     DigestAlgorithm.SHA_256: _sha256,
     DigestAlgorithm.SHA_512_256: lambda data: _sha512_256(data),
 }
-_HEX_LENGTH = {DigestAlgorithm.MD5: 32, DigestAlgorithm.SHA_256: 64, DigestAlgorithm.SHA_512_256: 64}
+_HEX_LENGTH = {
+    DigestAlgorithm.MD5: 32,
+    DigestAlgorithm.SHA_256: 64,
+    DigestAlgorithm.SHA_512_256: 64,
+}
 _QOPS = ("auth", "auth-int")
 
 
@@ -444,10 +451,12 @@ class DigestCredentials:
             ``authorization_user``, or the user part of ``uri`` when that is
             not set (JsSIP semantics).
         password: the password (may be ``""``, as for "anonymous", §22.1).
-        ha1: instead of (or besides) the password: MD5(username:realm:password)
-            in hex, as JsSIP's ``ha1`` parameter; or a mapping from algorithm
-            name (``"MD5"``, ``"SHA-256"``, ``"SHA-512-256"``) to that hash's
-            H(A1). Valid only in ``realm``, which is then required.
+        ha1: instead of (or besides) the password: H(username:realm:password)
+            in hex. A string of 32 digits is MD5's (JsSIP's ``ha1``), one of 64
+            SHA-256's (the configuration accepts both lengths); a mapping from
+            algorithm name (``"MD5"``, ``"SHA-256"``, ``"SHA-512-256"``) to
+            that hash's H(A1) says which is which. Valid only in ``realm``,
+            which is then required.
         realm: the realm the ``ha1`` belongs to (JsSIP's ``realm``).
         strict_realm: answer no other realm than ``realm``, even with a
             password (by default a password answers any realm, as in JsSIP).
@@ -481,11 +490,17 @@ class DigestCredentials:
             raise ConfigurationError("authorization_user", username, "not a usable user name")
         if realm is not None and (not isinstance(realm, str) or not _is_clean(realm)):
             raise ConfigurationError("realm", realm, "not a usable realm")
-        if password is not None and (not isinstance(password, str) or not _is_clean(password)):
+        # A password never goes on the wire: any text that has UTF-8 octets will do.
+        if password is not None and (not isinstance(password, str) or not _is_encodable(password)):
             raise _hidden("password", "not a usable password")
         hashes: dict[DigestAlgorithm, str] = {}
         if ha1 is not None:
-            items = ha1.items() if isinstance(ha1, Mapping) else [("MD5", ha1)]
+            if isinstance(ha1, Mapping):
+                items = list(ha1.items())
+            else:
+                # 64 digits could be SHA-256 or SHA-512-256: the far more widely
+                # deployed SHA-256 is assumed (a mapping says otherwise).
+                items = [("SHA-256" if isinstance(ha1, str) and len(ha1) == 64 else "MD5", ha1)]
             for name, value in items:
                 algorithm = DigestAlgorithm.from_token(name) if isinstance(name, str) else None
                 if algorithm is None or algorithm.session:
@@ -720,7 +735,7 @@ class DigestFlow:
                 _drop_credentials(request, kind.credentials_header, realms)
         for key in self._entries:
             state = client._states[key]
-            request.add_header(key[0].credentials_header, client._credentials(state, request))
+            request.add_header(key[0].credentials_header, client._authorization(state, request))
             self._sent[key] = state.nonce
         return request
 
@@ -933,7 +948,7 @@ class DigestClient:
         state.nc = 0
         state.session_ha1 = _session_key(state.algorithm, ha1, nonce, state.cnonce)
 
-    def _credentials(self, state: _RealmState, request: Request) -> Credentials:
+    def _authorization(self, state: _RealmState, request: Request) -> Credentials:
         """The Authorization/Proxy-Authorization value for ``request`` (nc incremented)."""
         if state.nc >= _MAX_NC:
             # nc-value is 8 hex digits: a fresh cnonce restarts the count

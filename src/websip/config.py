@@ -151,6 +151,9 @@ _FOREIGN_PARAMETERS: Final = {
 # RFC 3261 20.19: delta-seconds is at most 2**32 - 1.
 _MAX_DELTA_SECONDS: Final = 2**32 - 1
 
+# Weights only order the servers; a bound keeps them plain ints.
+_MAX_WEIGHT: Final = 2**31 - 1
+
 _WS_DEFAULT_PORTS: Final = {"ws": 80, "wss": 443}
 
 # --------------------------------------------------------------------------
@@ -172,7 +175,17 @@ class _Masked(str):
 _MASKED: Final = _Masked(_HIDDEN)
 
 # Words that make a header or option name look like it carries a secret.
-_SECRET_WORDS: Final = ("pass", "secret", "token", "auth", "cookie", "ha1", "pfx", "credential")
+_SECRET_WORDS: Final = (
+    "pass",
+    "secret",
+    "token",
+    "auth",
+    "cookie",
+    "key",
+    "ha1",
+    "pfx",
+    "credential",
+)
 
 
 def _looks_secret(name: str) -> bool:
@@ -215,13 +228,20 @@ class WsServer:
     ``sip:HOST[:PORT];lr;transport=ws``, the port only when the WebSocket URI has one."""
 
     @classmethod
-    def from_uri(cls, ws_uri: Any, weight: int = 0, *, parameter: str = "ws_servers") -> WsServer:
+    def from_uri(cls, ws_uri: Any, weight: Any = 0, *, parameter: str = "ws_servers") -> WsServer:
         """Parse a ``ws://`` or ``wss://`` URI.
+
+        Args:
+            ws_uri: the WebSocket URI.
+            weight: a whole number >= 0 (an int, integral float or digit string).
+            parameter: the parameter named by errors.
 
         Raises:
             ConfigurationError: for ``parameter`` when ``ws_uri`` is not a valid
-                WebSocket URI (other scheme, no host, bad port, user info or fragment).
+                WebSocket URI (other scheme, no host, bad port, user info or
+                fragment) or ``weight`` is not a whole number >= 0.
         """
+        weight = _integer(parameter, weight, minimum=0, maximum=_MAX_WEIGHT)
         if not isinstance(ws_uri, str):
             raise ConfigurationError(parameter, ws_uri, "a WebSocket URI must be a string")
         if _CONTROL_OR_SPACE_RE.search(ws_uri):
@@ -496,28 +516,36 @@ def _number(name: str, value: Any) -> float:
     """An int, a finite float or a numeric string, as a number."""
     if isinstance(value, bool):
         raise ConfigurationError(name, value, "must be a number, not a bool")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ConfigurationError(name, value, "must be a finite number")
-        return value
-    if isinstance(value, str) and _NUMBER_TEXT_RE.fullmatch(value):
-        return float(value)
-    raise ConfigurationError(name, value, "must be a number")
+    number: float
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str) and _NUMBER_TEXT_RE.fullmatch(value):
+        number = float(value)
+    else:
+        raise ConfigurationError(name, value, "must be a number")
+    try:
+        finite = math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        raise ConfigurationError(name, value, "must be a finite number")
+    return number
 
 
-def _integer(name: str, value: Any, *, minimum: int, maximum: int | None = None) -> int:
+def _integer(name: str, value: Any, *, minimum: int, maximum: int) -> int:
     """JsSIP's ``isDecimal`` rule: an int, an integral float or a string of digits."""
-    if isinstance(value, str) and not _INTEGER_TEXT_RE.fullmatch(value):
-        raise ConfigurationError(name, value, "must be a whole number")
-    number = _number(name, value)
-    if number != int(number):
-        raise ConfigurationError(name, value, "must be a whole number")
-    result = int(number)
+    if isinstance(value, str):
+        if not _INTEGER_TEXT_RE.fullmatch(value):
+            raise ConfigurationError(name, value, "must be a whole number")
+        result = int(value)
+    else:
+        number = _number(name, value)
+        if number != int(number):
+            raise ConfigurationError(name, value, "must be a whole number")
+        result = int(number)
     if result < minimum:
         raise ConfigurationError(name, value, f"must be at least {minimum}")
-    if maximum is not None and result > maximum:
+    if result > maximum:
         raise ConfigurationError(name, value, f"must be at most {maximum}")
     return result
 
@@ -605,9 +633,8 @@ def _ws_server(name: str, item: Any) -> WsServer:
     ws_uri = item.get("ws_uri")
     if _is_empty(ws_uri):
         raise ConfigurationError(name, item, "missing 'ws_uri'")
-    weight_value = item.get("weight")
-    weight = 0 if _is_empty(weight_value) else _integer(name, weight_value, minimum=0)
-    return WsServer.from_uri(ws_uri, weight, parameter=name)
+    weight = item.get("weight")
+    return WsServer.from_uri(ws_uri, 0 if _is_empty(weight) else weight, parameter=name)
 
 
 def _check_display_name(name: str, value: Any) -> str:
@@ -673,7 +700,7 @@ def _check_recovery_interval(name: str, value: Any) -> float:
 
 
 def _check_no_answer_timeout(name: str, value: Any) -> int:
-    return _integer(name, value, minimum=1)
+    return _integer(name, value, minimum=1, maximum=_MAX_DELTA_SECONDS)
 
 
 def _check_register_expires(name: str, value: Any) -> int:
@@ -742,12 +769,15 @@ def _check_keys(
         if key in allowed:
             continue
         key_text = str(key)
-        reason = f"unknown key {key_text!r} in {where}"
         hint = _KEY_HINTS.get(key_text)
-        if hint is None:
+        if hint is not None:
+            # A Node option that has no Python counterpart (or lives elsewhere).
+            reason = f"{key_text!r} in {where} is not supported: {hint}"
+        else:
             close = difflib.get_close_matches(key_text, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "valid keys: " + ", ".join(allowed)
-        raise ConfigurationError(name, _shown(key_text, mapping[key]), f"{reason}; {hint}")
+            reason = f"unknown key {key_text!r} in {where}; {hint}"
+        raise ConfigurationError(name, _shown(key_text, mapping[key]), reason)
 
 
 def _option_mapping(name: str, value: Any, where: str) -> Mapping[str, Any]:
@@ -759,11 +789,12 @@ def _option_mapping(name: str, value: Any, where: str) -> Mapping[str, Any]:
 
 
 def _option_number(name: str, value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigurationError(name, value, f"{where} must be a number")
-    if value < 0:
+    number = _number(name, value)
+    if number < 0:
         raise ConfigurationError(name, value, f"{where} must not be negative")
-    return float(value)
+    return float(number)
 
 
 def _option_size(name: str, value: Any, where: str) -> int:

@@ -17,17 +17,25 @@ async def make_pair() -> AsyncIterator[Callable[..., object]]:
     handlers: list[AiortcMediaHandler] = []
 
     async def make(
-        caller_hz: float = 440.0, callee_hz: float = 880.0, *, connect: bool = True, **kwargs: object
+        caller_hz: float = 440.0,
+        callee_hz: float = 880.0,
+        *,
+        connect: bool = True,
+        **kwargs: object,
     ) -> tuple[Party, Party]:
         parties = []
         for hz in (caller_hz, callee_hz):
             sink = PcmSink(sample_rate=SINK_RATE, frame_ms=CHUNK_MS)
             dtmf: list[tuple[str, int]] = []
+
+            def record(tone: str, ms: int, dtmf: list[tuple[str, int]] = dtmf) -> None:
+                dtmf.append((tone, ms))
+
             handler = AiortcMediaHandler(
                 ToneSource(hz),
                 [sink],
                 ice_addresses=LOOPBACK,
-                on_dtmf=lambda tone, ms, dtmf=dtmf: dtmf.append((tone, ms)),
+                on_dtmf=record,
                 **kwargs,  # type: ignore[arg-type]
             )
             handlers.append(handler)
@@ -38,7 +46,9 @@ async def make_pair() -> AsyncIterator[Callable[..., object]]:
             await caller.handler.wait_connected(5)
             await callee.handler.wait_connected(5)
             # Media flows once the first decoded frames reach both sinks.
-            await wait_for(lambda: caller.sink.chunks_received > 5 and callee.sink.chunks_received > 5)
+            await wait_for(
+                lambda: caller.sink.chunks_received > 5 and callee.sink.chunks_received > 5
+            )
         return caller, callee
 
     yield make

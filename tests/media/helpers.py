@@ -23,7 +23,9 @@ SINK_RATE = 16000
 CHUNK_MS = 20
 
 
-async def negotiate(offerer: MediaHandler, answerer: MediaHandler, offer: bytes | None = None) -> None:
+async def negotiate(
+    offerer: MediaHandler, answerer: MediaHandler, offer: bytes | None = None
+) -> None:
     """One RFC 3264 exchange: offerer's offer (or ``offer``) -> answer -> applied."""
     if offer is None:
         offer = await offerer.create_offer()

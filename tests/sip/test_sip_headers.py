@@ -348,7 +348,6 @@ class TestVia:
             "SIP/2.0/UDP host:123456",
             "SIP/2.0/UDP host:65536",
             "SIP/2.0/UDP 192.0.2.15;;,;,,",  # RFC 4475 3.1.2.1
-            "SIP/2.0/UDP host;branch",
             "SIP/2.0/UDP host;branch=",
             "SIP/2.0/UDP host x",
             "SIP/2.0/UDP [2001:db8::1",

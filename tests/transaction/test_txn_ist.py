@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -42,7 +44,7 @@ def sent(response: str, *, again: bool = False) -> list[TransactionOutput]:
     return [SendResponse(response=response, retransmission=again)]
 
 
-def terminated(outputs: list[object]) -> bool:
+def terminated(outputs: Sequence[object]) -> bool:
     return bool(outputs) and outputs[-1] == TransactionTerminated()
 
 

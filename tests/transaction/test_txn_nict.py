@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -37,7 +39,7 @@ def start(*, reliable: bool = True, now: float = 0.0, timers: TimerValues = T) -
     return txn
 
 
-def terminated(outputs: list[object]) -> bool:
+def terminated(outputs: Sequence[object]) -> bool:
     return bool(outputs) and outputs[-1] == TransactionTerminated()
 
 

@@ -64,14 +64,16 @@ def restrict_gathering(
     """
     connection: Any = gatherer._connection
     original: Callable[..., Awaitable[list[Any]]] = connection.get_component_candidates
+    wanted, deadline = addresses, timeout
 
+    # Same signature as aioice's method, which gather_candidates() calls as
+    # get_component_candidates(component=..., addresses=...).
     async def get_component_candidates(
         component: int, addresses: list[str], timeout: float = 5
     ) -> list[Any]:
         chosen = addresses if wanted is None or relay_only else wanted
         return await original(component=component, addresses=chosen, timeout=deadline)
 
-    wanted, deadline = addresses, timeout
     setattr(connection, "get_component_candidates", get_component_candidates)  # noqa: B010
 
 
@@ -80,7 +82,10 @@ def rollback_local_offer(pc: RTCPeerConnection) -> None:
     (last negotiated) descriptions: what an SDP "rollback" does in browsers."""
     if pc.signalingState != "have-local-offer":
         return
-    setattr(pc, "_RTCPeerConnection__pendingLocalDescription", None)  # noqa: B010
+    pending = "_RTCPeerConnection__pendingLocalDescription"
+    if not hasattr(pc, pending):  # setattr would silently create it
+        raise RuntimeError("aiortc internals changed: no pending local description")
+    setattr(pc, pending, None)
     set_state: Callable[[str], None] = getattr(pc, "_RTCPeerConnection__setSignalingState")  # noqa: B009
     set_state("stable")
 
@@ -137,7 +142,7 @@ class RtpTap:
         #: Payload types that mean telephone-event on receipt.
         self.telephone_event_pts: frozenset[int] = frozenset()
         #: While True, outgoing audio packets are dropped: an event is being
-        #: sent in their place (RFC 4733 §2.5.1.1: the event replaces audio).
+        #: sent in their place (RFC 4733 §3.1: "instead of regular audio").
         self.suppress_audio = False
         #: (RTP timestamp, loop time, payload type) of the last audio packet sent.
         self.last_audio: tuple[int, float, int] | None = None
@@ -180,7 +185,9 @@ class RtpTap:
                 if self.suppress_audio:
                     return
                 self.last_audio = (
-                    header.timestamp, asyncio.get_running_loop().time(), header.payload_type
+                    header.timestamp,
+                    asyncio.get_running_loop().time(),
+                    header.payload_type,
                 )
                 # Numbering and sending with no await in between keeps the
                 # wire order equal to the numbering order.

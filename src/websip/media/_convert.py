@@ -91,7 +91,9 @@ class Converter:
             # A new input format: whatever the old resampler buffered (a few
             # ms) is dropped rather than mixed with the new stream.
             self._resampler = AudioResampler(
-                format="s16", layout=self._layout, rate=self.sample_rate,
+                format="s16",
+                layout=self._layout,
+                rate=self.sample_rate,
                 frame_size=self._frame_size,
             )
             self._input = key

@@ -49,9 +49,7 @@ class OutboundTrack(MediaStreamTrack):
         self._source = source
         self._fallback: SilenceSource | None = None
         self._on_source_ended = on_source_ended
-        self._converter = Converter(
-            sample_rate=SAMPLE_RATE, channels=1, frame_size=FRAME_SAMPLES
-        )
+        self._converter = Converter(sample_rate=SAMPLE_RATE, channels=1, frame_size=FRAME_SAMPLES)
         self._ready: deque[AudioFrame] = deque()
         self._pts = 0
         self.sending = True

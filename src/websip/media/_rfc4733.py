@@ -19,8 +19,15 @@ from collections import deque
 from dataclasses import dataclass
 
 # RFC 4733 §3.2 table 3: DTMF named events.
-_EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11,
-                "A": 12, "B": 13, "C": 14, "D": 15}
+_EVENT_CODES = {
+    **{str(d): d for d in range(10)},
+    "*": 10,
+    "#": 11,
+    "A": 12,
+    "B": 13,
+    "C": 14,
+    "D": 15,
+}
 _TONES = {code: tone for tone, code in _EVENT_CODES.items()}
 
 #: A "," in a tone string is a pause of this length (JsSIP's convention).
@@ -88,8 +95,9 @@ def decode_event(payload: bytes) -> TelephoneEvent:
     if len(payload) < 4:
         raise ValueError("telephone-event payload shorter than 4 bytes")
     code, flags, duration = struct.unpack_from("!BBH", payload)
-    return TelephoneEvent(event=code, end=bool(flags & 0x80), volume=flags & 0x3F,
-                          duration=duration)
+    return TelephoneEvent(
+        event=code, end=bool(flags & 0x80), volume=flags & 0x3F, duration=duration
+    )
 
 
 @dataclass(frozen=True)
@@ -125,19 +133,23 @@ def plan_event(
         nonlocal segment
         while covered - segment > _MAX_DURATION_FIELD:
             # Close the full segment, then continue in a new one.
-            packets.append(PlannedPacket(
-                at=(segment + _MAX_DURATION_FIELD - step) / clock_rate,
+            packets.append(
+                PlannedPacket(
+                    at=(segment + _MAX_DURATION_FIELD - step) / clock_rate,
+                    timestamp_offset=segment,
+                    marker=not packets,
+                    payload=encode_event(TelephoneEvent(event, False, volume, _MAX_DURATION_FIELD)),
+                )
+            )
+            segment += _MAX_DURATION_FIELD
+        packets.append(
+            PlannedPacket(
+                at=at_ticks / clock_rate,
                 timestamp_offset=segment,
                 marker=not packets,
-                payload=encode_event(TelephoneEvent(event, False, volume, _MAX_DURATION_FIELD)),
-            ))
-            segment += _MAX_DURATION_FIELD
-        packets.append(PlannedPacket(
-            at=at_ticks / clock_rate,
-            timestamp_offset=segment,
-            marker=not packets,
-            payload=encode_event(TelephoneEvent(event, end, volume, covered - segment)),
-        ))
+                payload=encode_event(TelephoneEvent(event, end, volume, covered - segment)),
+            )
+        )
 
     # An update at t = (k - 1) * step covers the event up to k * step, like an
     # audio packet covering its packetization interval.

@@ -66,7 +66,12 @@ def parse_header(data: bytes) -> RtpHeader:
 
 
 def build_packet(
-    *, payload_type: int, marker: bool, sequence_number: int, timestamp: int, ssrc: int,
+    *,
+    payload_type: int,
+    marker: bool,
+    sequence_number: int,
+    timestamp: int,
+    ssrc: int,
     payload: bytes,
 ) -> bytes:
     """A minimal RTP packet: no CSRC, no extension, no padding."""

@@ -104,9 +104,7 @@ class MediaSection:
             if match is None:
                 continue
             pt = int(match.group(1))
-            result[pt] = RtpMap(
-                pt, match.group(2), int(match.group(3)), int(match.group(4) or 1)
-            )
+            result[pt] = RtpMap(pt, match.group(2), int(match.group(3)), int(match.group(4) or 1))
         return result
 
     def telephone_events(self) -> dict[int, RtpMap]:

@@ -118,12 +118,14 @@ class AiortcMediaHandler:
         self._ice_servers = [_ice_server(server) for server in ice_servers]
         self._ice_addresses = _ice_addresses(ice_addresses)
         if ice_transport_policy not in ("all", "relay"):
-            raise ValueError(f"ice_transport_policy must be 'all' or 'relay', got "
-                             f"{ice_transport_policy!r}")
+            raise ValueError(
+                f"ice_transport_policy must be 'all' or 'relay', got {ice_transport_policy!r}"
+            )
         self._relay_only = ice_transport_policy == "relay"
         if not 0 < ice_gathering_timeout <= 60:
-            raise ValueError(f"ice_gathering_timeout must be in (0, 60], got "
-                             f"{ice_gathering_timeout}")
+            raise ValueError(
+                f"ice_gathering_timeout must be in (0, 60], got {ice_gathering_timeout}"
+            )
         self._gathering_timeout = ice_gathering_timeout
         self._codec_preferences = _codec_preferences(codecs)
         self.on_dtmf: DtmfCallback | None = on_dtmf
@@ -152,6 +154,7 @@ class AiortcMediaHandler:
         self._version = secrets.randbelow(2**31)
         self._local_sdp: SessionDescription | None = None
         self._remote_sdp: SessionDescription | None = None
+        self._last_remote_answer: bytes | None = None
         # What we wanted when the last offer/answer completed (for rollback).
         self._agreed_direction = self._direction
 
@@ -207,6 +210,13 @@ class AiortcMediaHandler:
     # -- offer/answer (RFC 3264) --------------------------------------------
 
     async def create_offer(self) -> bytes:
+        """Offer our audio, after ICE gathering (see :meth:`MediaHandler.create_offer`).
+
+        The first call creates the peer connection and binds the sockets.
+
+        Raises:
+            MediaError: closed, or aiortc could not build the offer.
+        """
         async with self._negotiation_lock:
             pc = self._ensure_pc()
             if pc.signalingState not in ("stable", "have-local-offer"):
@@ -218,6 +228,13 @@ class AiortcMediaHandler:
             return self._finish_local(pc, offer=True)
 
     async def create_answer(self, offer: bytes) -> bytes:
+        """Apply a WebRTC offer and answer it (see :meth:`MediaHandler.create_answer`).
+
+        Raises:
+            SdpError: unparseable, no audio, not WebRTC (no ICE/DTLS), no
+                common codec: answer 488.
+            MediaError: closed, or our own offer is pending (glare: answer 491).
+        """
         async with self._negotiation_lock:
             pc = self._ensure_pc()
             remote = SessionDescription.parse(offer)
@@ -242,16 +259,27 @@ class AiortcMediaHandler:
             return answer
 
     async def set_remote_answer(self, answer: bytes) -> None:
+        """Apply the answer to our pending offer; media starts flowing in the
+        background (:meth:`wait_connected`). See :meth:`MediaHandler.set_remote_answer`.
+        """
         async with self._negotiation_lock:
             pc = self._pc
+            if (
+                pc is not None
+                and pc.signalingState == "stable"
+                and answer == self._last_remote_answer
+            ):
+                return  # a 2xx repeating the answer of a reliable 18x (RFC 3262)
             if pc is None or pc.signalingState != "have-local-offer":
                 raise MediaError("no offer of ours is waiting for an answer")
             remote = SessionDescription.parse(answer)
             await self._set_remote(pc, answer, "answer")
             self._remote_sdp = remote
+            self._last_remote_answer = answer
             self._after_negotiation()
 
     async def rollback(self) -> None:
+        """Drop our pending offer; the wanted direction returns to the agreed one."""
         async with self._negotiation_lock:
             if self._pc is None or self._pc.signalingState != "have-local-offer":
                 return
@@ -260,8 +288,18 @@ class AiortcMediaHandler:
             self._set_wanted_direction(self._agreed_direction)
 
     async def set_direction(self, direction: MediaDirection | str) -> bytes:
-        self._set_wanted_direction(MediaDirection(direction))
-        return await self.create_offer()
+        """Ask for ``direction`` (hold: sendonly/inactive, unhold: sendrecv) and
+        return the offer to send. Outgoing audio stops only once the answer
+        agrees (RFC 3264 §8.4); call :meth:`rollback` if the offer is rejected.
+        """
+        wanted = MediaDirection(direction)
+        previous = self._direction
+        self._set_wanted_direction(wanted)
+        try:
+            return await self.create_offer()
+        except BaseException:
+            self._set_wanted_direction(previous)
+            raise
 
     def _set_wanted_direction(self, direction: MediaDirection) -> None:
         self._direction = direction
@@ -284,12 +322,14 @@ class AiortcMediaHandler:
             return self._pc
         # Always an explicit configuration: with iceServers=None aiortc adds
         # a public STUN server.
-        pc = RTCPeerConnection(RTCConfiguration(
-            iceServers=list(self._ice_servers),
-            iceTransportPolicy=(
-                RTCIceTransportPolicy.RELAY if self._relay_only else RTCIceTransportPolicy.ALL
-            ),
-        ))
+        pc = RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=list(self._ice_servers),
+                iceTransportPolicy=(
+                    RTCIceTransportPolicy.RELAY if self._relay_only else RTCIceTransportPolicy.ALL
+                ),
+            )
+        )
         outbound = OutboundTrack(self._source, self._source_ended)
         outbound.muted = self._muted
         transceiver = pc.addTransceiver(outbound, direction=self._direction.value)
@@ -330,7 +370,7 @@ class AiortcMediaHandler:
 
     def _offer_telephone_events(self, section: MediaSection) -> None:
         # RFC 4733 §7.1.1; a second format at 48 kHz lets events share Opus's
-        # RTP clock (RFC 7874 §5, as browsers do).
+        # RTP clock (RFC 7874, as browsers do).
         rates = [8000]
         if any(m.encoding.lower() == "opus" for m in section.rtpmaps().values()):
             rates.append(48000)
@@ -388,11 +428,13 @@ class AiortcMediaHandler:
     # -- media --------------------------------------------------------------
 
     def mute(self) -> None:
+        """Send silence in place of the source (no renegotiation)."""
         self._muted = True
         if self._outbound is not None:
             self._outbound.muted = True
 
     def unmute(self) -> None:
+        """Send the source again."""
         self._muted = False
         if self._outbound is not None:
             self._outbound.muted = False
@@ -464,6 +506,10 @@ class AiortcMediaHandler:
     async def send_dtmf(
         self, tones: str, duration_ms: int = 100, inter_tone_gap_ms: int = 500
     ) -> None:
+        """Send RFC 4733 events on our audio stream; see :meth:`MediaHandler.send_dtmf`.
+
+        Concurrent calls are queued, not interleaved.
+        """
         tones = _rfc4733.validate_tones(tones)
         _rfc4733.validate_timing(duration_ms, inter_tone_gap_ms)
         async with self._dtmf_lock:  # events must not overlap (RFC 4733 §2.5.1)
@@ -493,15 +539,21 @@ class AiortcMediaHandler:
             audio_rate = rtpmaps[self._tap.last_audio[2]].clock_rate
         if audio_rate is None:
             audio_rate = next(
-                (m.clock_rate for m in _in_order(section)
-                 if (m.encoding.lower(), m.clock_rate) in _SENDABLE),
+                (
+                    m.clock_rate
+                    for m in _in_order(section)
+                    if (m.encoding.lower(), m.clock_rate) in _SENDABLE
+                ),
                 8000,
             )
-        # RFC 4733 §2.1 / RFC 7874 §5: events use the audio's clock when the
+        # RFC 4733 and RFC 7874: events use the audio's clock when the
         # peer allows it; else 8 kHz, the rate every peer accepts.
         by_rate = {m.clock_rate: pt for pt, m in sorted(events.items())}
-        rate = audio_rate if audio_rate in by_rate else (8000 if 8000 in by_rate else
-                                                           next(iter(by_rate)))
+        rate = (
+            audio_rate
+            if audio_rate in by_rate
+            else (8000 if 8000 in by_rate else next(iter(by_rate)))
+        )
         return by_rate[rate], rate, audio_rate
 
     async def _send_event(self, event: int, duration_ms: int) -> None:
@@ -509,7 +561,7 @@ class AiortcMediaHandler:
         loop = asyncio.get_running_loop()
         start = loop.time()
         # The event starts "now" on the audio's RTP clock: extrapolate from
-        # the last audio packet (RFC 4733 §2.3.1: same timestamp space).
+        # the last audio packet (RFC 4733: one timestamp space per SSRC).
         last = self._tap.last_audio
         if last is not None:
             timestamp = last[0] + round((start - last[1]) * audio_rate)
@@ -573,6 +625,8 @@ class AiortcMediaHandler:
     # -- shutdown -----------------------------------------------------------
 
     async def close(self) -> None:
+        """Close the peer connection (sockets, DTLS, tasks, decoder thread),
+        stop the source and close every sink. Idempotent."""
         if self._closed:
             return
         self._closed = True

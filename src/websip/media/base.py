@@ -189,7 +189,11 @@ class MediaHandler(Protocol):
     async def set_remote_answer(self, answer: bytes) -> None:
         """Apply the peer's answer to our last offer.
 
+        The same answer again (a 2xx repeating the SDP of a reliable 18x,
+        RFC 3262) is ignored.
+
         Raises:
+            MediaError: no offer of ours is waiting for an answer.
             SdpError: the answer cannot be parsed or does not fit the offer.
         """
         ...

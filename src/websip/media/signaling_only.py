@@ -77,6 +77,7 @@ class SignalingOnlyMediaHandler:
         self._closed = False
         self._offer_pending = False
         self._remote_sdp: SessionDescription | None = None
+        self._last_remote_answer: bytes | None = None
         self._last_body: bytes | None = None
         self._session_id = secrets.randbelow(2**62)
         self._version = secrets.randbelow(2**31)
@@ -99,6 +100,7 @@ class SignalingOnlyMediaHandler:
         return self._muted
 
     async def create_offer(self) -> bytes:
+        """The static offer, with the wanted direction and the next o= version."""
         self._check_open()
         self._offer_pending = True
         section = self._media_lines(
@@ -112,6 +114,12 @@ class SignalingOnlyMediaHandler:
         return self._document([section], bundle=self._webrtc)
 
     async def create_answer(self, offer: bytes) -> bytes:
+        """Answer the first audio stream we share a codec with; reject the rest.
+
+        Raises:
+            SdpError: unparseable, or no acceptable audio stream (answer 488).
+            MediaError: closed, or our own offer is pending (glare).
+        """
         self._check_open()
         if self._offer_pending:
             raise MediaError("an offer arrived while ours is pending")
@@ -161,13 +169,17 @@ class SignalingOnlyMediaHandler:
         )
 
     async def set_remote_answer(self, answer: bytes) -> None:
+        """Record the peer's answer (its direction); nothing else happens."""
         self._check_open()
+        if not self._offer_pending and answer == self._last_remote_answer:
+            return  # a 2xx repeating the answer of a reliable 18x (RFC 3262)
         if not self._offer_pending:
             raise MediaError("no offer of ours is waiting for an answer")
         remote = SessionDescription.parse(answer)
         if remote.audio() is None:
             raise SdpError("the answer rejected the audio stream")
         self._remote_sdp = remote
+        self._last_remote_answer = answer
         self._offer_pending = False
         self._agreed_direction = self._direction
 
@@ -177,6 +189,7 @@ class SignalingOnlyMediaHandler:
             self._direction = self._agreed_direction
 
     async def set_direction(self, direction: MediaDirection | str) -> bytes:
+        """Ask for ``direction`` and return the offer that says so."""
         self._direction = MediaDirection(direction)
         return await self.create_offer()
 
@@ -194,8 +207,7 @@ class SignalingOnlyMediaHandler:
         _rfc4733.validate_timing(duration_ms, inter_tone_gap_ms)
         self._check_open()
         total = sum(
-            _rfc4733.PAUSE_MS if tone == "," else duration_ms + inter_tone_gap_ms
-            for tone in tones
+            _rfc4733.PAUSE_MS if tone == "," else duration_ms + inter_tone_gap_ms for tone in tones
         )
         await asyncio.sleep(total / 1000)
 

@@ -226,7 +226,9 @@ class PcmSource(PacedAudioSource):
             await self._wait_change()
 
     async def recv(self) -> AudioFrame:
-        self._start_feeder()
+        if self._feeder is None and self._input is not None:
+            self._start_feeder()
+            await asyncio.sleep(0)  # let the reader queue its first chunk
         return await super().recv()
 
     def stop(self) -> None:

@@ -30,7 +30,13 @@ from .abnf import (
     quote,
     unquote,
 )
-from .names import ENTITY_LIST_HEADERS, TOKEN_LIST_HEADERS, canonical_key, canonical_name
+from .names import (
+    ENTITY_LIST_HEADERS,
+    TOKEN_LIST_HEADERS,
+    canonical_key,
+    canonical_name,
+    index_key,
+)
 from .params import HeaderParams, parse_generic_params
 from .uri import URI
 
@@ -86,6 +92,23 @@ def split_list(value: str) -> list[str]:
         if pos == n:
             entries.append("")
             return entries
+
+
+_INT_PARAM_RE = re.compile(r"[0-9]{1,10}")
+# qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )  (RFC 3261 25.1)
+_QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
+def _int_param(value: str | None) -> int | None:
+    """A numeric parameter (delta-seconds, port, cause...) as an int; None if absent or bad.
+
+    ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses) and at
+    most 2**32-1 (RFC 3261 25.1 delta-seconds; RFC 4475 3.1.2.4 overflowing expires).
+    """
+    if value is None or _INT_PARAM_RE.fullmatch(value) is None:
+        return None
+    number = int(value)
+    return number if number <= 0xFFFFFFFF else None
 
 
 def _check_end(text: str, pos: int, header: str | None) -> None:
@@ -163,6 +186,10 @@ class NameAddr(HeaderParams):
                 raise ParseError("quoted display name not followed by <URI>", header=header)
         else:
             pos = s.find("<")
+            if pos > 0 and s.find(";", 0, pos) >= 0:
+                # The "<" is in a parameter of an addr-spec (a quoted
+                # +sip.instance="<urn:...>"): a display name holds no ";".
+                pos = -1
             if pos > 0:
                 raw = s[:pos].strip(_WS)
                 if raw:
@@ -207,15 +234,15 @@ class NameAddr(HeaderParams):
     def expires(self) -> int | None:
         """The ``expires`` parameter of a Contact, as an int (None if absent or bad)."""
         value = self.params.get("expires")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
     @property
     def q(self) -> float | None:
+        """The ``q`` parameter as a float in [0, 1]; None if absent or not a qvalue."""
         value = self.params.get("q")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
+        if value is None or _QVALUE_RE.fullmatch(value) is None:
             return None
+        return float(value)
 
     def copy(self) -> NameAddr:
         na = NameAddr.__new__(NameAddr)
@@ -331,7 +358,7 @@ class Via(HeaderParams):
     def rport(self) -> int | None:
         """The ``rport`` value; None when absent or valueless (see ``has_param``)."""
         value = self.params.get("rport")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
     @property
     def maddr(self) -> str | None:
@@ -340,7 +367,7 @@ class Via(HeaderParams):
     @property
     def ttl(self) -> int | None:
         value = self.params.get("ttl")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
     @property
     def sent_by(self) -> tuple[str, int | None]:
@@ -527,12 +554,12 @@ class SubscriptionState(_Valued):
     @property
     def expires(self) -> int | None:
         value = self.params.get("expires")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
     @property
     def retry_after(self) -> int | None:
         value = self.params.get("retry-after")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
 
 class ContentDisposition(_Valued):
@@ -659,7 +686,7 @@ class Reason(_Valued):
     @property
     def cause(self) -> int | None:
         value = self.params.get("cause")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
     @property
     def text(self) -> str | None:
@@ -690,7 +717,7 @@ class RetryAfter(_Valued):
     @property
     def duration(self) -> int | None:
         value = self.params.get("duration")
-        return int(value) if value is not None and value.isdigit() else None
+        return _int_param(value)
 
 
 # RAck = "RAck" HCOLON response-num LWS CSeq-num LWS Method (RFC 3262 7.2)
@@ -982,6 +1009,16 @@ def format_date(value: datetime) -> str:
     )
 
 
+def _parse_accept(text: str) -> MediaType | list[MediaType]:
+    # RFC 3261 20.1: "An empty Accept header field means that no formats are acceptable."
+    if not text.strip(_WS):
+        return []
+    try:
+        return MediaType.parse(text)  # type: ignore[no-any-return]
+    except ParseError as exc:
+        raise ParseError(exc.reason, header="Accept") from None
+
+
 def _parse_text(text: str) -> str:
     return text.strip(_WS)
 
@@ -1023,7 +1060,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rseq": _int_parser("RSeq", 2**31 - 1),
     "rack": RAck.parse,
     "content-type": MediaType.parse,
-    "accept": MediaType.parse,
+    "accept": _parse_accept,
     "content-disposition": ContentDisposition.parse,
     "www-authenticate": lambda text: Challenge.parse(text, "WWW-Authenticate"),
     "proxy-authenticate": lambda text: Challenge.parse(text, "Proxy-Authenticate"),
@@ -1057,6 +1094,25 @@ def parse_entry(key: str, value: str) -> Any:
     entry (list headers already split). Unknown headers give back their text.
     """
     parser = _PARSERS.get(key)
+    if parser is None:
+        return value
+    try:
+        return parser(value)
+    except ParseError:
+        raise
+    except (ValueError, IndexError) as exc:  # pragma: no cover - defensive boundary
+        raise ParseError(str(exc), header=canonical_name(key)) from None
+
+
+# _PARSERS under the index keys of message.py (names.index_key).
+_KEY_PARSERS: dict[str, Callable[[str], Any]] = {
+    index_key(_key): _parser for _key, _parser in _PARSERS.items()
+}
+
+
+def parse_keyed(key: str, value: str) -> Any:
+    """As :func:`parse_entry`, for an index key (``names.index_key``): Message's lookup."""
+    parser = _KEY_PARSERS.get(key)
     if parser is None:
         return value
     try:

@@ -25,8 +25,8 @@ from typing import Any
 from websip.exceptions import MessageTooLargeError, ParseError
 
 from .abnf import check_no_crlf, is_token
-from .headers import CSeq, NameAddr, Via, parse_entry, split_list
-from .names import ENTITY_LIST_HEADERS, canonical_key, split_name
+from .headers import CSeq, NameAddr, Via, parse_keyed, split_list
+from .names import ENTITY_LIST_KEYS, INDEX_KEYS, KNOWN_SPELLINGS, index_key, index_name
 from .uri import URI
 
 __all__ = [
@@ -88,13 +88,24 @@ HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 class Message:
     """Common part of :class:`Request` and :class:`Response`.
 
-    Header values are kept as text, under lower-case long names, one value per
-    entry of a list header. ``parse_header`` gives typed values.
+    Header values are kept as text, one value per entry of a list header.
+    ``parse_header`` gives typed values.
     """
 
-    __slots__ = ("_cache", "_headers", "_names", "body", "defects", "version")
+    __slots__ = ("_cache", "_headers", "_names", "_raw", "body", "defects", "version")
 
+    # The header index. Keys are index keys (names.index_key: the canonical
+    # spelling of a known header, else the lower-case name); ``_names`` holds the
+    # spelling of the keys that are not their own spelling (unknown headers).
+    # ``_headers`` holds values stripped, list headers cut into their entries.
+    # ``parse_message`` leaves them raw in ``_raw`` instead (the text after the
+    # colon, one per line, in order) and a key is normalised into ``_headers`` on
+    # its first read (``_values``): a UA reads a few of a message's headers, and
+    # stripping and splitting the others would be wasted. Anything that walks or
+    # changes the whole index calls ``_materialize`` first, which leaves ``_raw``
+    # None (as it is for built messages).
     _headers: dict[str, list[str]]
+    _raw: dict[str, list[str]] | None
     _names: dict[str, str]
     _cache: dict[tuple[str, int], Any] | None
     body: bytes
@@ -103,6 +114,7 @@ class Message:
 
     def _init_headers(self, headers: HeaderInput, body: bytes | str) -> None:
         self._headers = {}
+        self._raw = None
         self._names = {}
         self._cache = None
         self.defects = []
@@ -117,19 +129,56 @@ class Message:
                 else:
                     self.add_header(name, value)
 
+    def _values(self, key: str) -> list[str] | None:
+        """The values under an index key (normalised on first read), or None."""
+        values = self._headers.get(key)
+        if values is None and self._raw is not None:
+            raw = self._raw.get(key)
+            if raw is not None:
+                values = self._headers[key] = _normalize(key, raw)
+        return values
+
+    def _materialize(self) -> dict[str, list[str]]:
+        """Normalise every key, in message order; returns ``_headers``."""
+        raw = self._raw
+        if raw is not None:
+            done = self._headers
+            self._headers = {
+                key: done[key] if key in done else _normalize(key, values)
+                for key, values in raw.items()
+            }
+            self._raw = None
+        return self._headers
+
     # -- header access ---------------------------------------------------------
+    # ``INDEX_KEYS.get(name) or index_key(name)``: the memo is read inline, as a
+    # function call costs more than the lookup itself.
 
     def get_header(self, name: str) -> str | None:
         """The first value of a header as text, or None. Names: any case, compact ok."""
-        values = self._headers.get(canonical_key(name))
+        values = self._values(INDEX_KEYS.get(name) or index_key(name))
         return values[0] if values else None
 
     def get_headers(self, name: str) -> list[str]:
         """Every value of a header, in order (list headers: one per entry)."""
-        return list(self._headers.get(canonical_key(name), ()))
+        key = INDEX_KEYS.get(name) or index_key(name)
+        values = self._headers.get(key)
+        if values is None:
+            values = self._values(key)
+            if values is None:
+                return []
+        return values[:]
 
     def has_header(self, name: str) -> bool:
-        return canonical_key(name) in self._headers
+        key = INDEX_KEYS.get(name) or index_key(name)
+        return key in self._headers or (self._raw is not None and key in self._raw)
+
+    def header_names(self) -> list[str]:
+        """The names of the headers present, in canonical spelling, in order of first
+        appearance (each name once, whatever the number of lines or entries)."""
+        keys = self._raw if self._raw is not None else self._headers
+        names = self._names
+        return [names.get(key, key) for key in keys] if names else list(keys)
 
     def parse_header(self, name: str, index: int = 0) -> Any:
         """The typed value of the ``index``-th value of a header (None if absent).
@@ -137,7 +186,7 @@ class Message:
         Parsed on first use and cached. Raises :class:`websip.ParseError` when the
         value is malformed.
         """
-        key = canonical_key(name)
+        key = INDEX_KEYS.get(name) or index_key(name)
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
@@ -146,16 +195,20 @@ class Message:
             if hit is not _MISSING:
                 return hit
         values = self._headers.get(key)
-        if values is None or index >= len(values) or index < -len(values):
+        if values is None:
+            values = self._values(key)
+            if values is None:
+                return None
+        if index >= len(values) or index < -len(values):
             return None
-        parsed = parse_entry(key, values[index])
+        parsed = parse_keyed(key, values[index])
         cache[(key, index)] = parsed
         return parsed
 
     def get_token_list(self, name: str) -> list[str]:
         """Every token of a token-list header (Allow, Supported, Require...) over all lines."""
         tokens: list[str] = []
-        for i in range(len(self._headers.get(canonical_key(name), ()))):
+        for i in range(len(self._values(index_key(name)) or ())):
             tokens.extend(self.parse_header(name, i))
         return tokens
 
@@ -172,14 +225,17 @@ class Message:
         """
         if not is_token(name):
             raise ParseError(f"invalid header name {name!r}")
-        key, spelling = split_name(name)
-        text = str(value)
+        key, spelling = index_name(name)
+        # Stripped as parse_message strips values, so that parse(bytes(m)) == m.
+        text = str(value).strip(" \t")
         check_no_crlf(text, f"header {spelling}")
-        entries = split_list(text) if key in ENTITY_LIST_HEADERS else [text]
-        values = self._headers.get(key)
+        entries = split_list(text) if key in ENTITY_LIST_KEYS else [text]
+        headers = self._materialize()
+        values = headers.get(key)
         if values is None:
-            self._headers[key] = entries
-            self._names[key] = spelling
+            headers[key] = entries
+            if spelling != key:
+                self._names[key] = spelling
         elif first:
             values[0:0] = entries
         else:
@@ -188,21 +244,22 @@ class Message:
 
     def remove_header(self, name: str) -> None:
         """Remove every value of a header (nothing happens if it is absent)."""
-        key = canonical_key(name)
-        self._headers.pop(key, None)
+        key = index_key(name)
+        self._materialize().pop(key, None)
         self._names.pop(key, None)
         self._forget(key)
 
     def pop_header(self, name: str, index: int = 0) -> str | None:
         """Remove and return one value of a header (e.g. the top Via)."""
-        key = canonical_key(name)
-        values = self._headers.get(key)
+        key = index_key(name)
+        headers = self._materialize()
+        values = headers.get(key)
         if not values:
             return None
         value = values.pop(index)
         if not values:
-            del self._headers[key]
-            del self._names[key]
+            del headers[key]
+            self._names.pop(key, None)
         self._forget(key)
         return value
 
@@ -214,13 +271,16 @@ class Message:
     @property
     def headers(self) -> list[tuple[str, str]]:
         """Every header as ``(name, value)`` in writing order (one pair per entry)."""
-        return [(self._names[key], v) for key, values in self._headers.items() for v in values]
+        names = self._names
+        return [
+            (names.get(key, key), v) for key, values in self._materialize().items() for v in values
+        ]
 
     # -- the values every layer needs ------------------------------------------
 
     @property
     def call_id(self) -> str:
-        values = self._headers.get("call-id")
+        values = self._headers.get("Call-ID") or self._values("Call-ID")
         return values[0] if values else ""
 
     @property
@@ -267,10 +327,10 @@ class Message:
         """The message as it goes on the wire; Content-Length is the body's length."""
         lines = [self._start_line()]
         names = self._names
-        for key, values in self._headers.items():
-            if key == "content-length":
+        for key, values in self._materialize().items():
+            if key == "Content-Length":
                 continue
-            name = names[key]
+            name = names.get(key, key)
             lines.extend(f"{name}: {v}" for v in values)
         lines.append(f"Content-Length: {len(self.body)}")
         lines.append("")
@@ -286,14 +346,20 @@ class Message:
         return self.to_bytes().decode("utf-8", "surrogateescape")
 
     def _same_headers(self, other: Message) -> bool:
-        mine = {k: v for k, v in self._headers.items() if k != "content-length"}
-        theirs = {k: v for k, v in other._headers.items() if k != "content-length"}
+        mine = {k: v for k, v in self._materialize().items() if k != "Content-Length"}
+        theirs = {k: v for k, v in other._materialize().items() if k != "Content-Length"}
         return mine == theirs and self.body == other.body and self.version == other.version
 
     __hash__ = None  # type: ignore[assignment]
 
 
 _MISSING = object()
+
+
+def _check_ruri(uri: URI) -> None:
+    # The user part, parameters and headers are escaped by str(URI); the host,
+    # scheme and opaque part of a URI built in code are written as they are.
+    check_no_crlf(f"{uri.scheme}{uri.host}{uri.opaque or ''}", "Request-URI")
 
 
 class Request(Message):
@@ -321,6 +387,7 @@ class Request(Message):
         self.method = method
         if isinstance(ruri, str):
             ruri = URI.parse(ruri)
+        _check_ruri(ruri)
         self._ruri: URI | None = ruri
         self._ruri_text = ""
         self._init_headers(headers, body)
@@ -337,7 +404,10 @@ class Request(Message):
 
     @ruri.setter
     def ruri(self, value: URI | str) -> None:
-        self._ruri = URI.parse(value) if isinstance(value, str) else value
+        if isinstance(value, str):
+            value = URI.parse(value)
+        _check_ruri(value)
+        self._ruri = value
 
     @property
     def ruri_text(self) -> str:
@@ -353,7 +423,8 @@ class Request(Message):
         clone.method = self.method
         clone._ruri = self._ruri.copy() if self._ruri is not None else None
         clone._ruri_text = self._ruri_text
-        clone._headers = {k: list(v) for k, v in self._headers.items()}
+        clone._headers = {k: list(v) for k, v in self._materialize().items()}
+        clone._raw = None
         clone._names = dict(self._names)
         clone._cache = None
         clone.body = self.body
@@ -418,19 +489,24 @@ class Response(Message):
         it has none; a 100 copies Timestamp (8.2.6.1). ``headers`` are added after.
         """
         response = cls(status_code, reason_phrase, body=body)
-        src = request._headers
         dst = response._headers
-        names = response._names
-        for key in ("via", "from", "to", "call-id", "cseq"):
-            values = src.get(key)
+        for key in ("Via", "From", "To", "Call-ID", "CSeq"):
+            values = request._values(key)
             if values:
                 dst[key] = list(values)
-                names[key] = request._names[key]
-        if status_code == 100 and "timestamp" in src:
-            dst["timestamp"] = list(src["timestamp"])
-            names["timestamp"] = "Timestamp"
-        if to_tag is not None and "to" in dst and request.to_tag is None:
-            dst["to"] = [f"{dst['to'][0]};tag={to_tag}"]
+        if status_code == 100:
+            values = request._values("Timestamp")
+            if values:
+                dst["Timestamp"] = list(values)
+        if to_tag is not None:
+            if not is_token(to_tag):
+                raise ParseError(f"invalid to-tag {to_tag!r}")
+            try:
+                has_tag = request.to_tag is not None
+            except ParseError:
+                has_tag = True  # a malformed To (answered 400) is echoed as it came
+            if "To" in dst and not has_tag:
+                dst["To"] = [f"{dst['To'][0]};tag={to_tag}"]
         if headers is not None:
             items = headers.items() if isinstance(headers, Mapping) else headers
             for name, value in items:
@@ -453,7 +529,8 @@ class Response(Message):
         clone = Response.__new__(Response)
         clone.status_code = self.status_code
         clone.reason_phrase = self.reason_phrase
-        clone._headers = {k: list(v) for k, v in self._headers.items()}
+        clone._headers = {k: list(v) for k, v in self._materialize().items()}
+        clone._raw = None
         clone._names = dict(self._names)
         clone._cache = None
         clone.body = self.body
@@ -496,7 +573,10 @@ def parse_message(
         websip.ParseError: the input cannot be framed as a SIP message.
     """
     if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
+        try:
+            data = data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise ParseError(f"text holds a lone surrogate (character {exc.start})") from None
     elif not isinstance(data, bytes):
         data = bytes(data)
     if len(data) > max_size:
@@ -513,60 +593,64 @@ def parse_message(
         sep_len = 2
         if end < 0:
             if data.endswith((b"\r\n", b"\n")):
+                # lenient: the empty line after the last header is missing (a defect).
                 end, sep_len = len(data), 0
             else:
                 raise ParseError("no end of header block (CRLF CRLF)")
+    not_utf8 = None
     try:
         head = data[start:end].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"header block is not UTF-8 (byte {exc.start})") from None
+        # lenient: keep the bytes (surrogateescape) so that the UA can still answer
+        # 400 with the Via/From/To/Call-ID it received; the message is defective.
+        head = data[start:end].decode("utf-8", "surrogateescape")
+        not_utf8 = f"header block is not UTF-8 (byte {start + exc.start})"
     if "\r\n " in head or "\r\n\t" in head or "\n " in head or "\n\t" in head:
         head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
-    if sep_len == 2:
+    if sep_len == 2 or (sep_len == 0 and not data.endswith(b"\r\n")):
         head = head.replace("\r\n", "\n").replace("\n", "\r\n")
-    if head.count("\r\n") > max_headers:
-        raise MessageTooLargeError(f"more than {max_headers} header lines")
-    if len(head) > max_line_length and max(map(len, head.split("\r\n"))) > max_line_length:
-        raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
-
     lines = head.split("\r\n")
+    if len(lines) - 1 > max_headers:
+        raise MessageTooLargeError(f"more than {max_headers} header lines")
+    if len(head) > max_line_length and max(map(len, lines)) > max_line_length:
+        raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
+    if sep_len == 0 and len(lines) > 1:
+        lines.pop()  # the empty string after the last line's CRLF
     message = _parse_start_line(lines[0])
     defects = message.defects
-    headers: dict[str, list[str]] = {}
-    names: dict[str, str] = {}
-    name_cache = _NAME_CACHE
-    number = 1
+    if not_utf8 is not None:
+        defects.append(not_utf8)
+    if sep_len == 0:
+        defects.append("no empty line after the header block")
+
+    # The header index (see Message): values stay raw here, _values() strips and
+    # splits them when read. Fast path: file every line under its name as
+    # written, then check with one C-level set operation that all names are
+    # canonical spellings, i.e. already index keys. Otherwise re-key the names
+    # (_rekey), or go line by line (_index_lines) when a line has no colon.
+    raw: dict[str, list[str]] | None = {}
     for line in lines[1:]:
-        number += 1
         name, colon, value = line.partition(":")
         if not colon:
-            defects.append(f"line {number}: header line without a colon")
-            continue
-        hit = name_cache.get(name)
-        if hit is None:
-            try:
-                hit = split_name(name.rstrip(" \t"))
-            except ParseError:
-                defects.append(f"line {number}: invalid header name {name!r}")
-                continue
-            if len(name_cache) < 4096:  # bounded: names come from the network
-                name_cache[name] = hit
-        key = hit[0]
-        value = value.strip(" \t")
-        values = headers.get(key)
+            raw = None
+            break
+        values = raw.get(name)
         if values is None:
-            headers[key] = values = []
-            names[key] = hit[1]
-        if "," in value and key in ENTITY_LIST_HEADERS:
-            values.extend(split_list(value))
+            raw[name] = [value]
         else:
             values.append(value)
-    message._headers = headers
+    names: dict[str, str] = {}
+    if raw is None:
+        raw = _index_lines(lines, names, defects)
+    elif not raw.keys() <= KNOWN_SPELLINGS:
+        raw = _rekey(raw, names) or _index_lines(lines, names, defects)
+    message._raw = raw
+    message._headers = {}
     message._names = names
 
     body_start = end + sep_len
     available = len(data) - body_start
-    length_values = headers.get("content-length")
+    length_values = raw.get("Content-Length")
     if length_values is None:
         # Message-oriented transports (WebSocket, RFC 7118) may omit Content-Length:
         # the body is the rest of the message.
@@ -575,8 +659,9 @@ def parse_message(
         text = length_values[0].strip()
         if len(length_values) > 1 and any(v.strip() != text for v in length_values):
             defects.append("several different Content-Length values")
-        if not text.isdigit() or not text.isascii():
-            defects.append(f"invalid Content-Length {text!r}")
+        # At most 10 digits (2**32-1): int() refuses strings of over 4300 digits.
+        if not text.isdigit() or not text.isascii() or len(text) > 10:
+            defects.append(f"invalid Content-Length {text[:20]!r}")
             message.body = data[body_start:]
         else:
             length = int(text)
@@ -590,8 +675,64 @@ def parse_message(
     return message
 
 
-# Header names seen before -> (lookup key, spelling); the hot loop's one lookup.
-_NAME_CACHE: dict[str, tuple[str, str]] = {}
+def _normalize(key: str, raw: list[str]) -> list[str]:
+    """Raw values of a header (text after the colon) as a message keeps them."""
+    if key in ENTITY_LIST_KEYS:
+        values: list[str] = []
+        for value in raw:
+            value = value.strip(" \t")
+            if "," in value:
+                values.extend(split_list(value))
+            else:
+                values.append(value)
+        return values
+    if len(raw) == 1:
+        return [raw[0].strip(" \t")]
+    return [value.strip(" \t") for value in raw]
+
+
+def _rekey(raw: dict[str, list[str]], names: dict[str, str]) -> dict[str, list[str]] | None:
+    """``raw`` (names as written) under index keys; None when a name is invalid or
+    two names are the same header (``v`` and ``Via``: their lines interleave, so
+    the lines must be taken in order)."""
+    out: dict[str, list[str]] = {}
+    for name, values in raw.items():
+        try:
+            key, spelling = index_name(name.rstrip(" \t"))
+        except ParseError:
+            return None
+        if key in out:
+            return None
+        out[key] = values
+        if spelling != key:
+            names[key] = spelling
+    return out
+
+
+def _index_lines(lines: list[str], names: dict[str, str], defects: list[str]) -> dict[str, list[str]]:
+    """The raw index, line by line, reporting lines that are not headers."""
+    names.clear()
+    raw: dict[str, list[str]] = {}
+    number = 1
+    for line in lines[1:]:
+        number += 1
+        name, colon, value = line.partition(":")
+        if not colon:
+            defects.append(f"line {number}: header line without a colon")
+            continue
+        try:
+            key, spelling = index_name(name.rstrip(" \t"))
+        except ParseError:
+            defects.append(f"line {number}: invalid header name {name!r}")
+            continue
+        values = raw.get(key)
+        if values is None:
+            raw[key] = [value]
+            if spelling != key:
+                names[key] = spelling
+        else:
+            values.append(value)
+    return raw
 
 
 def _parse_start_line(line: str) -> Request | Response:
@@ -610,7 +751,8 @@ def _parse_start_line(line: str) -> Request | Response:
         response.version = m.group(1)
         return response
     # Request-Line = Method SP Request-URI SP SIP-Version CRLF
-    method, sp, rest = line.partition(" ")
+    stripped = line.rstrip(" \t")
+    method, sp, rest = stripped.partition(" ")
     ruri_text, sp2, version = rest.rpartition(" ")
     if not sp or not sp2 or not is_token(method):
         raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
@@ -622,11 +764,10 @@ def _parse_start_line(line: str) -> Request | Response:
     request.defects = defects = []
     request.version = version
     if _SIP_VERSION_RE.fullmatch(version) is None:
+        raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
+    if len(stripped) != len(line):
         # RFC 4475 3.1.2.10: trailing whitespace after the version is a 400, not a drop.
-        if version == "" or _SIP_VERSION_RE.fullmatch(version.strip(" \t")):
-            defects.append("whitespace after the SIP-Version")
-        else:
-            raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
+        defects.append("whitespace after the SIP-Version")
     if " " in ruri_text or "\t" in ruri_text or not ruri_text:
         defects.append("Request-URI contains whitespace or is empty")
     return request

@@ -130,3 +130,46 @@ def spelled(name: str) -> str:
     Used for URI headers (``?Replaces=...``), where a one-letter name is just a name.
     """
     return _SPELLING.get(name.lower(), name)
+
+
+# --------------------------------------------------------------------------
+# Keys of a message's header index (message.py)
+# --------------------------------------------------------------------------
+# A message files its headers under an *index key*: the canonical spelling of a
+# known header ("Via", "Call-ID"), else the lower-case name. Keys are spellings
+# rather than lower-case names for speed: the names of a typical message are
+# written the canonical way by every common UA and proxy, so parse_message can
+# index the lines under their names as written and only check, in one C-level
+# set operation, that all of them are keys already (KNOWN_SPELLINGS).
+
+KNOWN_SPELLINGS = frozenset(KNOWN_NAMES)
+# ENTITY_LIST_HEADERS and TOKEN_LIST_HEADERS as index keys.
+ENTITY_LIST_KEYS = frozenset(_SPELLING.get(key, key) for key in ENTITY_LIST_HEADERS)
+
+# Any name a caller or the network used -> its index key. Bounded: names come
+# from the network. Seeded with the spellings code uses, so lookups by the
+# canonical name never miss.
+INDEX_KEYS: dict[str, str] = {name: name for name in KNOWN_NAMES}
+_index_names: dict[str, tuple[str, str]] = {}
+
+
+def index_key(name: str) -> str:
+    """The index key of a header name (any case, compact forms accepted); not validated."""
+    key = INDEX_KEYS.get(name)
+    if key is None:
+        key = canonical_key(name)
+        key = _SPELLING.get(key, key)
+        if len(INDEX_KEYS) < 4096:
+            INDEX_KEYS[name] = key
+    return key
+
+
+def index_name(name: str) -> tuple[str, str]:
+    """``(index key, spelling)`` of a header name; ParseError if it is not a token."""
+    hit = _index_names.get(name)
+    if hit is None:
+        key, spelling = split_name(name)
+        hit = (_SPELLING.get(key, key), spelling)
+        if len(_index_names) < 4096:
+            _index_names[name] = hit
+    return hit

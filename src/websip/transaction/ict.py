@@ -70,7 +70,15 @@ from websip.transaction.events import (
 )
 from websip.transaction.timers import TimerName, TimerValues
 
-__all__ = ["TRANSITIONS", "Action", "ClientInviteTransaction", "Input", "State"]
+__all__ = [
+    "REMOTE_INPUTS",
+    "STATE_TIMERS",
+    "TRANSITIONS",
+    "Action",
+    "ClientInviteTransaction",
+    "Input",
+    "State",
+]
 
 
 class State(enum.Enum):

@@ -67,7 +67,15 @@ from websip.transaction.events import (
 )
 from websip.transaction.timers import TimerName, TimerValues
 
-__all__ = ["TRANSITIONS", "Action", "Input", "ServerInviteTransaction", "State"]
+__all__ = [
+    "REMOTE_INPUTS",
+    "STATE_TIMERS",
+    "TRANSITIONS",
+    "Action",
+    "Input",
+    "ServerInviteTransaction",
+    "State",
+]
 
 
 class State(enum.Enum):

@@ -58,7 +58,15 @@ from websip.transaction.events import (
 )
 from websip.transaction.timers import TimerName, TimerValues
 
-__all__ = ["TRANSITIONS", "Action", "ClientNonInviteTransaction", "Input", "State"]
+__all__ = [
+    "REMOTE_INPUTS",
+    "STATE_TIMERS",
+    "TRANSITIONS",
+    "Action",
+    "ClientNonInviteTransaction",
+    "Input",
+    "State",
+]
 
 
 class State(enum.Enum):

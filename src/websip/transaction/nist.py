@@ -59,7 +59,15 @@ from websip.transaction.events import (
 )
 from websip.transaction.timers import TimerName, TimerValues
 
-__all__ = ["TRANSITIONS", "Action", "Input", "ServerNonInviteTransaction", "State"]
+__all__ = [
+    "REMOTE_INPUTS",
+    "STATE_TIMERS",
+    "TRANSITIONS",
+    "Action",
+    "Input",
+    "ServerNonInviteTransaction",
+    "State",
+]
 
 
 class State(enum.Enum):

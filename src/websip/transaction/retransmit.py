@@ -70,6 +70,7 @@ from websip.transaction.events import (
 from websip.transaction.timers import TimerValues
 
 __all__ = [
+    "REMOTE_INPUTS",
     "TRANSITIONS",
     "Action",
     "Input",
