@@ -422,7 +422,7 @@ class TestForking:
         ok = answer(request, 200, to_tag="bob-laptop", contact="<sip:bob@192.0.2.5>")
         assert table[dialog_id_for_response(ok)].update_from_response(ok)
         assert d2.state is DialogState.CONFIRMED
-        assert d1.state is DialogState.EARLY
+        assert d1.state.value == "Early"
         d1.terminate()
         assert d1.state is DialogState.TERMINATED and d2.state is DialogState.CONFIRMED
 
@@ -1133,7 +1133,7 @@ class TestCreateResponse:
         ]
         assert ringing.get_header("Contact") == BOB_CONTACT
         assert ringing.get_headers("Via") == request.get_headers("Via")
-        assert dialog.state is DialogState.EARLY
+        assert dialog.state.value == "Early"
         ok = dialog.create_response(
             request, 200, headers=[("Content-Type", "application/sdp")], body="v=0\r\n"
         )

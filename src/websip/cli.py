@@ -68,7 +68,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}} : {raw}")
         if typed != repr(raw):
             print(f"  {'':<{width}}   -> {typed}")
-    print(f"Body     {len(message.body)} bytes" + (f" ({message.content_type})" if message.body else ""))
+    kind = f" ({message.content_type})" if message.body else ""
+    print(f"Body     {len(message.body)} bytes{kind}")
     if problems:
         print("Problems:")
         for problem in problems:

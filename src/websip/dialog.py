@@ -194,8 +194,8 @@ TRANSITIONS: Final[Mapping[tuple[DialogState, DialogInput], DialogState]] = Mapp
         # UAS core retransmits its 2xx until the ACK arrives (13.3.1.4).
         (_C, _I.RECV_2XX): _C,
         (_C, _I.SEND_2XX): _C,
-        # RFC 3261 15.1.2: "the UAS MUST ... terminate the session ... and the
-        # dialog" on a BYE that matches an existing dialog.
+        # RFC 3261 12.3: "the BYE method terminates a session and the dialog
+        # associated with it" (15.1.2 for the UAS receiving it).
         (_C, _I.RECV_BYE): _T,
         # RFC 3261 12.2.1.2 (481/408 to a mid-dialog request), 15.1.1 (our BYE
         # completed), usage-specific ends (RFC 6665 subscription terminated).
@@ -717,10 +717,13 @@ class Dialog:
             if event is DialogInput.RECV_2XX and self.state is DialogState.EARLY:
                 # RFC 3261 13.2.2.4: "the route set for the dialog MUST be
                 # recomputed based on the 2xx response using the procedures of
-                # Section 12.2.1.2" (meaning 12.1.2: RFC 2543 proxies mirrored
-                # Record-Route in 2xx only). "The only piece of state that is
-                # recomputed is the route set"; the remote target follows the
-                # 2xx's Contact because INVITE is a target refresh (12.2.1.2).
+                # Section 12.2.1.2". 12.2.1.2 computes no route set; the
+                # computation meant is 12.1.2's (Record-Route reversed), done
+                # again "for backwards compatibility. RFC 2543 did not mandate
+                # mirroring of the Record-Route header field in a 1xx, only
+                # 2xx." "The only piece of state that is recomputed is the
+                # route set"; the remote target follows the 2xx's Contact all
+                # the same, as INVITE is a target refresh request (12.2.1.2).
                 route_set = _record_route(response)
                 route_set.reverse()
                 target = _contact_uri(response)

@@ -10,7 +10,8 @@ transaction, dialog or usage sees it:
   RFC 3261 8.2) or :func:`check_proxy_request` (the embedded proxy, 16.3). The
   result is the :class:`~websip.sip.Response` to send (statelessly, or through
   a new server transaction), or None when the request may go on;
-* an ACK: :func:`check_ack`. An ACK is never answered (RFC 3261 17.1.1.3), so a
+* an ACK: :func:`check_ack`. An ACK is never answered (it completes an INVITE
+  transaction, RFC 3261 17.2.1, or acknowledges a 2xx, 13.3.1.4), so a
   bad one is dropped and the result is the reason to log, or None;
 * a response: :func:`check_response`, likewise a reason to log, or None.
 
@@ -43,8 +44,8 @@ Decisions worth knowing:
   malformed or repeated one is a 400 (16.3 step 1: it takes part in validation).
 * A missing From tag, Via branch or Contact is accepted (RFC 2543 peers: RFC
   3261 12.1.1, 17.2.3; RFC 4475 3.4.1). A branch that is the bare magic cookie
-  ``z9hG4bK`` is a 400 (RFC 4475 3.2.1 allows it: it would make every such
-  request one transaction).
+  ``z9hG4bK`` is a 400 (RFC 4475 3.2.1 allows that answer; taking it would make
+  every such request one transaction).
 * The To URI is not checked (8.2.2.1 recommends accepting any scheme there);
   the Request-URI must be ``sip``, ``sips`` or ``tel`` (416) and carry no URI
   headers (19.1.1 table 1; RFC 4475 3.1.2.11: 400).
@@ -162,8 +163,8 @@ def _reply(
     """The response to a request that failed a check (RFC 3261 8.2.6).
 
     ``to_tag`` is added when the request has none (8.2.6.2: "the UAS MUST add a
-    tag to the To header field in the response"; a stateless answer picks one
-    the same way, 16.3/8.2.6.2).
+    tag to the To header field in the response"); the caller draws it from the
+    injectable random source.
     """
     phrase = REASON_PHRASES.get(status_code, "Error")
     if detail:
@@ -171,10 +172,6 @@ def _reply(
     return Response.for_request(
         request, status_code, phrase, to_tag=to_tag, headers=list(headers or ())
     )
-
-
-def _reason(exc: ParseError) -> str:
-    return exc.reason
 
 
 # -- syntax: what any answer needs (RFC 3261 16.3 step 1, 8.1.1, RFC 4475) -------
@@ -219,7 +216,7 @@ def _header_problem(message: Request | Response, *, max_forwards: bool) -> str |
         try:
             message.parse_header(name)
         except ParseError as exc:
-            return f"malformed {name}: {_reason(exc)}"
+            return f"malformed {name}: {exc.reason}"
     if max_forwards:
         values = message.get_headers("Max-Forwards")
         if len(values) > 1:
@@ -227,7 +224,7 @@ def _header_problem(message: Request | Response, *, max_forwards: bool) -> str |
         try:
             message.parse_header("Max-Forwards")
         except ParseError as exc:
-            return f"malformed Max-Forwards: {_reason(exc)}"
+            return f"malformed Max-Forwards: {exc.reason}"
     return None
 
 
@@ -284,7 +281,7 @@ def rfc3261_19_1_1(request: Request, *, to_tag: str | None = None) -> Response |
     try:
         ruri = request.ruri
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Request-URI: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Request-URI: {exc.reason}", to_tag=to_tag)
     if ruri.headers:
         return _reply(request, 400, "Request-URI with URI headers", to_tag=to_tag)
     return None
@@ -308,7 +305,7 @@ def rfc3261_8_1_1_8(request: Request, *, to_tag: str | None = None) -> Response 
             try:
                 request.parse_header("Contact", index)
             except ParseError as exc:
-                return _reply(request, 400, f"malformed Contact: {_reason(exc)}", to_tag=to_tag)
+                return _reply(request, 400, f"malformed Contact: {exc.reason}", to_tag=to_tag)
         return None
     if request.method not in _CONTACT_METHODS or not values:
         return None
@@ -317,7 +314,7 @@ def rfc3261_8_1_1_8(request: Request, *, to_tag: str | None = None) -> Response 
     try:
         contact = request.parse_header("Contact")
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Contact: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Contact: {exc.reason}", to_tag=to_tag)
     if not isinstance(contact, NameAddr) or contact.uri.scheme not in ("sip", "sips"):
         return _reply(request, 400, "Contact must be one SIP or SIPS URI", to_tag=to_tag)
     return None
@@ -507,7 +504,7 @@ def rfc3261_8_2_2_3(
     try:
         tags = request.get_token_list("Require")
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Require: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Require: {exc.reason}", to_tag=to_tag)
     known = {tag.lower() for tag in supported}
     unsupported: list[str] = []
     for tag in tags:
@@ -563,7 +560,7 @@ def rfc3261_8_2_3(
     try:
         encodings = request.get_token_list("Content-Encoding")
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Content-Encoding: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Content-Encoding: {exc.reason}", to_tag=to_tag)
     unknown = [coding for coding in encodings if coding.lower() not in accepted_encodings]
     if unknown:
         return _reply(
@@ -578,7 +575,7 @@ def rfc3261_8_2_3(
     try:
         content_type: MediaType | None = request.parse_header("Content-Type")
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Content-Type: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Content-Type: {exc.reason}", to_tag=to_tag)
     if content_type is None:
         return _reply(request, 400, "body without Content-Type", to_tag=to_tag)
     if _type_accepted(content_type.mime_type, accepted_types) or _is_optional(request):
@@ -661,7 +658,7 @@ def rfc3261_16_3_5(
     try:
         tags = request.get_token_list("Proxy-Require")
     except ParseError as exc:
-        return _reply(request, 400, f"malformed Proxy-Require: {_reason(exc)}", to_tag=to_tag)
+        return _reply(request, 400, f"malformed Proxy-Require: {exc.reason}", to_tag=to_tag)
     known = {tag.lower() for tag in supported}
     unsupported: list[str] = []
     for tag in tags:
@@ -778,7 +775,7 @@ def _refuse_ack(request: Request) -> None:
 
 
 def check_ack(request: Request) -> str | None:
-    """Check an ACK; a bad one is dropped, never answered (RFC 3261 17.1.1.3, 17.2.1).
+    """Check an ACK; a bad one is dropped, never answered (RFC 3261 17.2.1, 13.3.1.4).
 
     The syntax rules of :func:`check_request` apply (a different SIP version is
     a drop too).
@@ -794,8 +791,12 @@ def check_ack(request: Request) -> str | None:
 
 
 def rfc3261_18_3_response(response: Response) -> str | None:
-    """Drop a response framed with defects (RFC 3261 18.3: "If ... the Content-Length
-    header field value is ... larger ..., the response MUST be discarded")."""
+    """Drop a response framed with defects.
+
+    RFC 3261 18.3: a request whose body is shorter than its Content-Length earns
+    a 400, a response in that state is discarded; the other defects (a header
+    line that is not one, ...) leave nothing safe to act on either.
+    """
     if response.defects:
         return response.defects[0]
     return None
@@ -830,11 +831,12 @@ def rfc3261_8_1_3_3(response: Response) -> str | None:
 def rfc3261_18_1_2(response: Response, *, via_host: str | None, via_port: int | None) -> str | None:
     """Drop a response whose top Via sent-by is not ours (RFC 3261 18.1.2).
 
-    "the client transport MUST determine if the value in the 'sent-by'
-    parameter matches ... it is configured to insert into requests; If there
-    are any client transactions ... the response MUST be silently discarded"
-    otherwise. Hosts compare case-insensitively; the port only when
-    ``via_port`` is given. Nothing is checked when ``via_host`` is None.
+    "If the value of the 'sent-by' parameter in that header field value does
+    not correspond to a value that the client transport is configured to
+    insert into requests, the response MUST be silently discarded." Hosts
+    compare case-insensitively; the port only when ``via_port`` is given.
+    Nothing is checked when ``via_host`` is None. Call after
+    :func:`rfc3261_8_1_3_headers`.
     """
     if via_host is None:
         return None

@@ -344,6 +344,12 @@ class TestClientMatching:
         with pytest.raises(LocalProtocolError, match="via_host"):
             layer().send_stateless(invite)
 
+    def test_malformed_via_is_a_local_error(self) -> None:
+        invite = request()
+        invite.set_header("Via", "nonsense")
+        with pytest.raises(LocalProtocolError, match="malformed"):
+            layer().send_request(invite, 0.0)
+
     def test_send_stateless(self) -> None:
         ack = request("ACK", branch="z9hG4bK2xxack")
         assert layer().send_stateless(ack) == [SendMessage(message=ack)]

@@ -59,7 +59,8 @@ PORT = r"[0-9]+"
 # quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
 # (written as an "unrolled loop": one character class run per step is much faster
 # in Python's regex engine than an alternation per character)
-QUOTED_STRING = r'"[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*"'
+QUOTED_CONTENT = r'[^"\\\r\n]*(?:\\[^\r\n][^"\\\r\n]*)*'  # between the quotes
+QUOTED_STRING = f'"{QUOTED_CONTENT}"'
 
 # Status-Code = 3DIGIT; SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT
 STATUS_CODE = r"[1-6][0-9][0-9]"

@@ -22,6 +22,8 @@ from websip.exceptions import ParseError
 from .abnf import (
     CALLID_RE,
     HOST,
+    IPV6_REFERENCE,
+    QUOTED_CONTENT,
     QUOTED_STRING,
     TOKEN,
     TOKEN_CHARS,
@@ -37,8 +39,13 @@ from .names import (
     canonical_name,
     index_key,
 )
-from .params import HeaderParams, parse_generic_params
-from .uri import URI
+from .params import (
+    GENERIC_PARAMS_SPAN,
+    NO_QUOTED,
+    HeaderParams,
+    parse_generic_params,
+)
+from .uri import SIP_URI, URI, sip_uri
 
 __all__ = [
     "CSeq",
@@ -128,6 +135,13 @@ _TOKEN_DISPLAY_RE = re.compile(rf"{_DISPLAY_WORD}(?:[ \t]+{_DISPLAY_WORD})*")
 
 # The usual shape of a name-addr: [ quoted-string ] LAQUOT URI RAQUOT
 _NAME_ADDR_FAST_RE = re.compile(r'[ \t]*(?:"((?:[^"\\\r\n]|\\[^\r\n])*)"[ \t]*)?<([^<>"\s]*)>')
+# The usual shape with a SIP URI, its parameters and the end, in one C-level pass
+# (no second regex for the URI, no Python loop for the parameters, which are
+# only validated here and cut on first access): groups display name, the seven
+# of uri.SIP_URI, the parameter text. Anything else takes the general path.
+_SIP_NAME_ADDR_RE = re.compile(
+    rf'[ \t]*(?:"({QUOTED_CONTENT})"[ \t]*)?<{SIP_URI}>({GENERIC_PARAMS_SPAN})[ \t]*'
+)
 
 
 class NameAddr(HeaderParams):
@@ -157,6 +171,26 @@ class NameAddr(HeaderParams):
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:
         """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
+        m = _SIP_NAME_ADDR_RE.fullmatch(text)
+        if m is not None:
+            display, scheme, user, password, host, port, uparams, uheaders, ptext = m.groups()
+            try:
+                uri = sip_uri(scheme, user, password, host, port, uparams, uheaders, "")
+            except ParseError:
+                return cls._parse(text, header)  # raises, naming the URI
+            na = cls.__new__(cls)
+            na.uri = uri
+            if display is not None and "\\" in display:
+                display = unquote(f'"{display}"')
+            na.display_name = display
+            na._params = None
+            na._ptext = ptext
+            na._quoted = NO_QUOTED
+            return na
+        return cls._parse(text, header)
+
+    @classmethod
+    def _parse(cls, text: str, header: str | None) -> NameAddr:
         fast = _NAME_ADDR_FAST_RE.match(text)
         if fast is not None:
             # The common form: an optional quoted display name and <URI>.
@@ -277,7 +311,7 @@ WILDCARD: Literal["*"] = "*"
 
 
 def _parse_contact(text: str, header: str | None = "Contact") -> NameAddr | Literal["*"]:
-    if text.strip(_WS) == "*":
+    if "*" in text and text.strip(_WS) == "*":
         return WILDCARD
     return NameAddr.parse(text, header)
 
@@ -292,6 +326,14 @@ def _parse_contact(text: str, header: str | None = "Contact") -> NameAddr | Lite
 _VIA_RE = re.compile(
     rf"[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})"
     rf"[ \t]+({HOST})(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?"
+)
+
+# The usual shape of a Via: the same, with hostname labels checked by the pattern
+# and the parameters validated to the end, in one pass. Anything else takes _VIA_RE.
+_VIA_FAST_RE = re.compile(
+    rf"[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})[ \t]*/[ \t]*({TOKEN})[ \t]+"
+    rf"({IPV6_REFERENCE}|(?:[A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+\.?)(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?"
+    rf"({GENERIC_PARAMS_SPAN})[ \t]*"
 )
 
 
@@ -323,6 +365,29 @@ class Via(HeaderParams):
 
     @classmethod
     def parse(cls, text: str) -> Via:
+        m = _VIA_FAST_RE.fullmatch(text)
+        if m is not None:
+            # The usual shape in one pass (see _VIA_FAST_RE); parameters cut lazily.
+            name, version, transport, host, port, ptext = m.groups()
+            # Only a host that does not end with a letter can still be invalid
+            # (IPv4-looking, all-digit top label, IPv6): see is_valid_host.
+            if not host[-1].isalpha() and not is_valid_host(host):
+                raise ParseError(f"invalid sent-by host {host!r}", header="Via")
+            via = cls.__new__(cls)
+            via.protocol_name = "SIP" if name == "SIP" else name.upper()
+            via.protocol_version = version
+            via.transport = transport.upper()
+            via.host = host.lower()
+            if port is None:
+                via.port = None
+            else:
+                via.port = int(port)
+                if via.port > 65535:
+                    raise ParseError("sent-by port out of range", header="Via")
+            via._params = None
+            via._ptext = ptext
+            via._quoted = NO_QUOTED
+            return via
         m = _VIA_RE.match(text)
         if m is None:
             raise ParseError(f"malformed Via {text[:40]!r}", header="Via")

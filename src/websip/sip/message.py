@@ -76,7 +76,9 @@ REASON_PHRASES: dict[int, str] = {
     603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
 }  # fmt: skip
 
-_FOLD_RE = re.compile(r"\r?\n[ \t]+")
+# Folding: line ends followed by whitespace. Bare LFs right before a fold belong to
+# it, so that no "\n " is left to be unfolded again when the message is re-parsed.
+_FOLD_RE = re.compile(r"(?:\r?\n)+[ \t]+")
 _SIP_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+")
 # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
 # lenient: a missing SP after the code (RFC 4475 3.1.1.13 keeps it; some stacks don't).
@@ -572,7 +574,9 @@ def parse_message(
     Raises:
         websip.ParseError: the input cannot be framed as a SIP message.
     """
-    if isinstance(data, str):
+    if type(data) is bytes:
+        pass  # what a transport hands over: no conversion
+    elif isinstance(data, str):
         try:
             data = data.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError as exc:
@@ -605,7 +609,8 @@ def parse_message(
         # 400 with the Via/From/To/Call-ID it received; the message is defective.
         head = data[start:end].decode("utf-8", "surrogateescape")
         not_utf8 = f"header block is not UTF-8 (byte {start + exc.start})"
-    if "\r\n " in head or "\r\n\t" in head or "\n " in head or "\n\t" in head:
+    # ("\n " also finds "\r\n ": two scans of the header block instead of four.)
+    if "\n " in head or "\n\t" in head:
         head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
     if sep_len == 2 or (sep_len == 0 and not data.endswith(b"\r\n")):
         head = head.replace("\r\n", "\n").replace("\n", "\r\n")
@@ -735,8 +740,36 @@ def _index_lines(lines: list[str], names: dict[str, str], defects: list[str]) ->
     return raw
 
 
+# Methods that need no token check (the common ones); others are checked.
+_METHODS = frozenset(
+    ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+     "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE")
+)  # fmt: skip
+
+
 def _parse_start_line(line: str) -> Request | Response:
     if line.startswith("SIP/"):
+        # Fast path for "SIP/2.0 NNN reason" (what _STATUS_LINE_RE accepts, without
+        # running it); anything else takes the regex.
+        code = line[8:11]
+        if (
+            line[7:8] == " "
+            and line[:7] == "SIP/2.0"
+            and code.isdigit()
+            and code.isascii()
+            and (len(line) == 11 or line[11] == " ")
+            and "\r" not in line
+            and "\n" not in line
+        ):
+            response = Response.__new__(Response)
+            response.status_code = status = int(code)
+            if not 100 <= status <= 699:
+                raise ParseError(f"status code {status} out of range", line=1)
+            response.reason_phrase = line[12:]
+            response._cache = None
+            response.defects = []
+            response.version = "SIP/2.0"
+            return response
         m = _STATUS_LINE_RE.fullmatch(line)
         if m is None:
             raise ParseError(f"malformed Status-Line {line[:60]!r}", line=1)
@@ -754,7 +787,7 @@ def _parse_start_line(line: str) -> Request | Response:
     stripped = line.rstrip(" \t")
     method, sp, rest = stripped.partition(" ")
     ruri_text, sp2, version = rest.rpartition(" ")
-    if not sp or not sp2 or not is_token(method):
+    if not sp or not sp2 or (method not in _METHODS and not is_token(method)):
         raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
     request = Request.__new__(Request)
     request.method = method
@@ -763,7 +796,7 @@ def _parse_start_line(line: str) -> Request | Response:
     request._cache = None
     request.defects = defects = []
     request.version = version
-    if _SIP_VERSION_RE.fullmatch(version) is None:
+    if version != "SIP/2.0" and _SIP_VERSION_RE.fullmatch(version) is None:
         raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
     if len(stripped) != len(line):
         # RFC 4475 3.1.2.10: trailing whitespace after the version is a 400, not a drop.

@@ -31,16 +31,19 @@ __all__ = ["URI"]
 
 # SIP-URI = "sip:" [ userinfo ] hostport uri-parameters [ headers ]
 # userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"
-_SIP_URI_RE = re.compile(
-    rf"(?P<scheme>[sS][iI][pP][sS]?):"
-    rf"(?:(?P<user>[{USER_CHARS}]+)(?::(?P<password>[{PASSWORD_CHARS}]*))?@)?"
+# Seven groups: scheme, user, password, host, port, params, headers. A fragment,
+# so that headers.py can match a whole name-addr and its URI in one pass.
+SIP_URI = (
+    r"([sS][iI][pP][sS]?):"
+    rf"(?:([{USER_CHARS}]+)(?::([{PASSWORD_CHARS}]*))?@)?"
     # hostname as dot-separated non-empty labels, so only IPv6 references and
     # dotted-decimal hosts need a second look (is_valid_host).
-    rf"(?P<host>{IPV6_REFERENCE}|(?:[A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+\.?)"
-    rf"(?::(?P<port>{PORT}))?"
-    rf"(?P<params>(?:;[{PARAM_CHARS}=]*)*)"
-    rf"(?:\?(?P<headers>[{HNV_CHARS}=&]*))?"
+    rf"({IPV6_REFERENCE}|(?:[A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+\.?)"
+    rf"(?::({PORT}))?"
+    rf"((?:;[{PARAM_CHARS}=]*)*)"
+    rf"(?:\?([{HNV_CHARS}=&]*))?"
 )
+_SIP_URI_RE = re.compile(SIP_URI)
 # telephone-uri = "tel:" telephone-subscriber (RFC 3966 3); lenient on the number.
 _TEL_URI_RE = re.compile(
     rf"(?P<scheme>[tT][eE][lL]):(?P<user>[^;?\s]+)(?P<params>(?:;[{PARAM_CHARS}=]*)*)"
@@ -119,6 +122,14 @@ def unescape(text: str, what: str = "URI") -> str:
         return raw.decode("latin-1")
 
 
+def _uri_params_need_work(text: str) -> bool:
+    """True when URI parameter text (``;a=b;c``, as SIP_URI matched it) has an empty
+    name (``;;``, ``;=x``, a trailing ``;``) or an escape: _parse_uri_params must
+    then run at once, to raise or to unescape. Other text is kept and cut on
+    first access to ``URI.params``."""
+    return ";;" in text or ";=" in text or text[-1] == ";" or "%" in text
+
+
 def _parse_uri_params(text: str) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     if not text:
@@ -143,6 +154,49 @@ def _parse_uri_headers(text: str | None) -> dict[str, list[str]]:
     return headers
 
 
+def sip_uri(
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port_text: str | None,
+    params: str,
+    headers: str | None,
+    text: str,
+) -> URI:
+    """The URI of the groups of a SIP_URI match over ``text``; checks what the
+    pattern leaves open (host, escapes, port range, parameter names)."""
+    if (host[0] == "[" or host[-1].isdigit()) and not is_valid_host(host):
+        raise ParseError(f"invalid host {host!r} in URI {text!r}")
+    uri = URI.__new__(URI)
+    uri.scheme = "sip" if scheme == "sip" else scheme.lower()
+    if user is not None and "%" in user:
+        user = unescape(user, "user")
+    uri.user = user
+    if password is not None and "%" in password:
+        password = unescape(password, "password")
+    uri.password = password
+    uri.host = host.lower()
+    if port_text is None:
+        uri.port = None
+    else:
+        # len() first: int() refuses strings of more than 4300 digits.
+        port = int(port_text) if len(port_text) <= 5 else 65536
+        if port > 65535:
+            raise ParseError(f"port out of range in URI {text!r}")
+        uri.port = port
+    if not params:
+        uri._params = {}
+    elif _uri_params_need_work(params):
+        uri._params = _parse_uri_params(params)
+    else:
+        uri._params = None
+        uri._ptext = params
+    uri.headers = _parse_uri_headers(headers) if headers else {}
+    uri.opaque = None
+    return uri
+
+
 class URI:
     """A SIP, SIPS or tel URI, or an opaque absolute URI.
 
@@ -156,7 +210,14 @@ class URI:
         password: the password of ``user:password@``, discouraged by RFC 3261.
     """
 
-    __slots__ = ("headers", "host", "opaque", "params", "password", "port", "scheme", "user")
+    __slots__ = (
+        "_params", "_ptext", "headers", "host", "opaque", "password", "port", "scheme", "user"
+    )  # fmt: skip
+
+    # ``params`` is built on first access from ``_ptext`` (validated parameter
+    # text) when ``_params`` is None: see sip_uri().
+    _params: dict[str, str | None] | None
+    _ptext: str
 
     def __init__(
         self,
@@ -180,43 +241,30 @@ class URI:
         if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
             raise ParseError(f"invalid port {port!r}")
         self.port = port
-        self.params: dict[str, str | None] = (
-            {k.lower(): v for k, v in params.items()} if params else {}
-        )
+        self._params = {k.lower(): v for k, v in params.items()} if params else {}
         self.headers: dict[str, list[str]] = (
             {spelled(k): list(v) for k, v in headers.items()} if headers else {}
         )
         self.opaque = opaque
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """URI parameters; names lower-case, values unescaped, a valueless one None."""
+        params = self._params
+        if params is None:
+            params = self._params = _parse_uri_params(self._ptext)
+        return params
+
+    @params.setter
+    def params(self, value: dict[str, str | None]) -> None:
+        self._params = value
 
     @classmethod
     def parse(cls, text: str) -> URI:
         """Parse a URI; raises :class:`websip.ParseError` if ``text`` is not one."""
         m = _SIP_URI_RE.fullmatch(text)
         if m is not None:
-            scheme, user, password, host, port_text, params, headers = m.groups()
-            if (host[0] == "[" or host[-1].isdigit()) and not is_valid_host(host):
-                raise ParseError(f"invalid host {host!r} in URI {text!r}")
-            uri = cls.__new__(cls)
-            uri.scheme = scheme.lower()
-            if user is not None and "%" in user:
-                user = unescape(user, "user")
-            uri.user = user
-            if password is not None and "%" in password:
-                password = unescape(password, "password")
-            uri.password = password
-            uri.host = host.lower()
-            if port_text is None:
-                uri.port = None
-            else:
-                # len() first: int() refuses strings of more than 4300 digits.
-                port = int(port_text) if len(port_text) <= 5 else 65536
-                if port > 65535:
-                    raise ParseError(f"port out of range in URI {text!r}")
-                uri.port = port
-            uri.params = _parse_uri_params(params) if params else {}
-            uri.headers = _parse_uri_headers(headers) if headers else {}
-            uri.opaque = None
-            return uri
+            return sip_uri(*m.groups(), text)
         m = _TEL_URI_RE.fullmatch(text)
         if m is not None:
             uri = cls.__new__(cls)
@@ -380,14 +428,12 @@ def normalize_target(target: URI | str | None, domain: str | None = None) -> URI
     visual separators (``"+1 (555) 123"`` is not one, ``"+1-555-123"`` is), a
     ``tel:`` number becomes a SIP URI at ``domain``. As in JsSIP, a ``:`` in the
     user part is left unescaped, so ``"alice:secret"`` gives user ``alice`` and
-    password ``secret``. Unlike JsSIP, ``sips:`` is kept. Returns None when no URI can be made (no domain for a bare user, bad
-    syntax).
+    password ``secret``. Unlike JsSIP, ``sips:`` is kept. Returns None when no
+    URI can be made (no domain for a bare user, bad syntax).
     """
-    if target is None or target == "":
-        return None
     if isinstance(target, URI):
         return target
-    if not isinstance(target, str):
+    if not isinstance(target, str) or not target:
         return None
     user, at, target_domain = target.rpartition("@")
     if not at:

@@ -394,7 +394,10 @@ class TransactionLayer:
                 raise LocalProtocolError("a request needs a Via (or the layer a via_host)")
             request.add_header("Via", str(self._make_via()), first=True)
             return
-        top = Via.parse(vias[0])
+        try:
+            top = Via.parse(vias[0])
+        except ParseError as exc:
+            raise LocalProtocolError(f"the request's top Via is malformed: {exc}") from None
         if top.branch is None:
             top.set_param("branch", self.new_branch())
             request.pop_header("Via")
