@@ -4,10 +4,14 @@ Random bytes, mutated torture and realistic messages (byte flips, insertions,
 deletions, duplications, truncation at every offset) go through ``parse_message``;
 whatever parses has every accessor called on it. The only exception allowed
 anywhere is :class:`websip.ParseError`.
+
+The example counts keep ``tests/sip`` fast; set ``WEBSIP_FUZZ_SCALE=50`` (say) for a
+longer, deeper run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from websip.sip import Message
 from websip.sip.names import COMPACT_FORMS, KNOWN_NAMES
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=int(300 * float(os.environ.get("WEBSIP_FUZZ_SCALE", "1"))),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -2,21 +2,26 @@
 
 URIs, name-addrs and whole messages are generated with the characters that need
 escaping or quoting, and must come back from their text form unchanged.
+
+The example counts keep ``tests/sip`` fast; set ``WEBSIP_FUZZ_SCALE=50`` (say) for a
+longer, deeper run.
 """
 
 from __future__ import annotations
 
+import os
 import ipaddress
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from websip import URI, NameAddr, Request, Response, Via, parse_header, parse_message
 from websip.sip import CSeq
+from websip.sip.names import canonical_key
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=int(100 * float(os.environ.get("WEBSIP_FUZZ_SCALE", "1"))),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -180,19 +185,21 @@ header_names = st.one_of(
         ["Via", "v", "Route", "Record-Route", "Contact", "m", "Subject", "Accept", "Allow",
          "Supported", "P-Asserted-Identity", "Warning", "Reason", "X-Custom", "User-Agent", "i"]
     ),
-    TOKEN,
+    TOKEN.filter(lambda name: canonical_key(name) not in ("from", "cseq")),
 )  # fmt: skip
+# In a message, NUL is refused as injection; elsewhere a quoted display name may hold it.
+message_name_addrs = name_addrs().filter(lambda na: "\x00" not in str(na))
 
 
 def typed_or_text(draw: st.DrawFn) -> Any:
-    return draw(st.one_of(header_text, name_addrs(), vias, uris.map(str)))
+    return draw(st.one_of(header_text, message_name_addrs, vias, uris.map(str)))
 
 
 @st.composite
 def messages(draw: st.DrawFn) -> Request | Response:
     headers = [(draw(header_names), typed_or_text(draw)) for _ in range(draw(st.integers(0, 8)))]
     headers += [
-        ("From", draw(name_addrs())),
+        ("From", draw(message_name_addrs)),
         ("CSeq", CSeq(draw(st.integers(0, 2**32 - 1)), draw(TOKEN))),
     ]
     body = draw(st.one_of(st.binary(max_size=200), st.text(max_size=50).map(str.encode)))
@@ -210,13 +217,17 @@ class TestMessageProperties:
     @given(messages())
     def test_round_trip(self, m: Request | Response) -> None:
         wire = bytes(m)
+        note(repr(wire))
         parsed = parse_message(wire)
         assert parsed == m
         assert parse_message(str(m)) == m
         assert parsed.defects == []
         assert bytes(parsed) == wire
         assert parsed.body == m.body
-        assert [h for h in parsed.headers if h[0] != "Content-Length"] == m.headers
+        def content(msg: Request | Response) -> list[tuple[str, str]]:
+            return [h for h in msg.headers if h[0] != "Content-Length"]
+
+        assert content(parsed) == content(m)
         assert parsed.parse_header("CSeq") == m.parse_header("CSeq")
         assert parsed.parse_header("From") == m.parse_header("From")
 

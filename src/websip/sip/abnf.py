@@ -66,6 +66,12 @@ QUOTED_STRING = f'"{QUOTED_CONTENT}"'
 STATUS_CODE = r"[1-6][0-9][0-9]"
 SIP_VERSION = r"SIP/2\.0"
 
+# Methods that are known tokens: fast paths skip the token check for them.
+COMMON_METHODS = frozenset(
+    ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+     "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE")
+)  # fmt: skip
+
 HEX_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # A "%" that does not start a valid escape: the whole element is malformed.
 ESCAPE_ERROR = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -139,8 +145,15 @@ def check_no_crlf(value: str, what: str) -> None:
         raise ParseError(f"{what} contains CR, LF or NUL (header injection)")
 
 
+# A valid dotted quad (each part 0-255, up to 3 digits): is_valid_host's usual
+# case, answered by one C-level match.
+_VALID_IPV4_RE = re.compile(r"(?:(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])\.){3}(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])")
+
+
 def is_valid_host(host: str) -> bool:
     """Host syntax check: hostname, IPv4address or IPv6reference (with brackets)."""
+    if _VALID_IPV4_RE.fullmatch(host) is not None:
+        return True
     if host.startswith("["):
         return host.endswith("]") and is_ipv6_address(host[1:-1])
     if not host or HOSTNAME_RE.fullmatch(host) is None:

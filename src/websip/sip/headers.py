@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from websip.exceptions import ParseError
 
 from .abnf import (
     CALLID_RE,
+    COMMON_METHODS,
     HOST,
     IPV6_REFERENCE,
     QUOTED_CONTENT,
@@ -44,6 +46,7 @@ from .params import (
     NO_QUOTED,
     HeaderParams,
     parse_generic_params,
+    scan_generic_params,
 )
 from .uri import SIP_URI, URI, sip_uri
 
@@ -73,7 +76,8 @@ _WS = " \t"
 
 
 # One list entry: anything but a comma, where quoted strings and <...> are atoms.
-_LIST_ENTRY_RE = re.compile(r'(?:[^",<]+|"(?:[^"\\]|\\.)*"?|<[^>]*>?|[<"])*')
+# (The quoted string is an "unrolled loop", 4x faster than one alternation per character.)
+_LIST_ENTRY_RE = re.compile(r'(?:[^",<]+|"[^"\\]*(?:\\.[^"\\]*)*"?|<[^>]*>?|[<"])*')
 
 
 def split_list(value: str) -> list[str]:
@@ -171,23 +175,7 @@ class NameAddr(HeaderParams):
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:
         """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
-        m = _SIP_NAME_ADDR_RE.fullmatch(text)
-        if m is not None:
-            display, scheme, user, password, host, port, uparams, uheaders, ptext = m.groups()
-            try:
-                uri = sip_uri(scheme, user, password, host, port, uparams, uheaders, "")
-            except ParseError:
-                return cls._parse(text, header)  # raises, naming the URI
-            na = cls.__new__(cls)
-            na.uri = uri
-            if display is not None and "\\" in display:
-                display = unquote(f'"{display}"')
-            na.display_name = display
-            na._params = None
-            na._ptext = ptext
-            na._quoted = NO_QUOTED
-            return na
-        return cls._parse(text, header)
+        return _parse_name_addr(header, text)
 
     @classmethod
     def _parse(cls, text: str, header: str | None) -> NameAddr:
@@ -307,13 +295,35 @@ class NameAddr(HeaderParams):
     __hash__ = None  # type: ignore[assignment]
 
 
+def _parse_name_addr(header: str | None, text: str) -> NameAddr:
+    """NameAddr.parse; header first, so that the parsers of From, To, Route...
+    are partial() objects rather than one more Python frame."""
+    m = _SIP_NAME_ADDR_RE.fullmatch(text)
+    if m is not None:
+        display, scheme, user, password, host, port, uparams, uheaders, ptext = m.groups()
+        try:
+            uri = sip_uri(scheme, user, password, host, port, uparams, uheaders, "")
+        except ParseError:
+            return NameAddr._parse(text, header)  # raises, naming the URI
+        na = NameAddr.__new__(NameAddr)
+        na.uri = uri
+        if display is not None and "\\" in display:
+            display = unquote(f'"{display}"')
+        na.display_name = display
+        na._params = None
+        na._ptext = ptext
+        na._quoted = NO_QUOTED
+        return na
+    return NameAddr._parse(text, header)
+
+
 WILDCARD: Literal["*"] = "*"
 
 
 def _parse_contact(text: str, header: str | None = "Contact") -> NameAddr | Literal["*"]:
     if "*" in text and text.strip(_WS) == "*":
         return WILDCARD
-    return NameAddr.parse(text, header)
+    return _parse_name_addr(header, text)
 
 
 # --------------------------------------------------------------------------
@@ -473,15 +483,21 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
-        m = _CSEQ_RE.fullmatch(text)
-        if m is None:
-            raise ParseError(f"malformed CSeq {text!r}", header="CSeq")
-        seq = int(m.group(1))
+        # Fast path: "1 INVITE" with a known method (a token) needs no regex.
+        number, _, method = text.partition(" ")
+        if method in COMMON_METHODS and number.isdigit() and number.isascii() and len(number) <= 10:
+            seq = int(number)
+        else:
+            m = _CSEQ_RE.fullmatch(text)
+            if m is None:
+                raise ParseError(f"malformed CSeq {text!r}", header="CSeq")
+            seq = int(m.group(1))
+            method = m.group(2)
         if seq > _MAX_CSEQ:
             raise ParseError("CSeq number larger than 2**32-1", header="CSeq")
         cseq = cls.__new__(cls)
         cseq.seq = seq
-        cseq.method = m.group(2)
+        cseq.method = method
         return cseq
 
     def __str__(self) -> str:
@@ -519,8 +535,9 @@ class _Valued(HeaderParams):
             raise ParseError(f"malformed value {text[:40]!r}", header=cls._HEADER)
         obj = cls.__new__(cls)
         obj._set_value(m.group(1))
-        obj.params, obj._quoted, pos = parse_generic_params(text, m.end(), cls._HEADER)
+        ptext, pos = scan_generic_params(text, m.end(), cls._HEADER)
         _check_end(text, pos, cls._HEADER)
+        obj._lazy_params(ptext)
         return obj
 
     def __str__(self) -> str:
@@ -1010,10 +1027,14 @@ _DIGITS_RE = re.compile(r"[ \t]*([0-9]{1,10})[ \t]*")
 
 def _int_parser(header: str, maximum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        m = _DIGITS_RE.fullmatch(text)
-        if m is None:
-            raise ParseError(f"not a number: {text!r}", header=header)
-        value = int(m.group(1))
+        # Fast path: the plain digits of a stripped value need no regex.
+        if text.isdigit() and text.isascii() and len(text) <= 10:
+            value = int(text)
+        else:
+            m = _DIGITS_RE.fullmatch(text)
+            if m is None:
+                raise ParseError(f"not a number: {text!r}", header=header)
+            value = int(m.group(1))
         if value > maximum:
             raise ParseError(f"{value} is larger than {maximum}", header=header)
         return value
@@ -1029,8 +1050,13 @@ def _parse_call_id(text: str) -> str:
     return value
 
 
+_TOKEN_LIST_RE = re.compile(rf"{TOKEN}(?:,{TOKEN})*")
+
+
 def _token_list_parser(header: str) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
+        if _TOKEN_LIST_RE.fullmatch(text) is not None:
+            return text.split(",")  # the usual "A,B,C": checked in one pass, no spaces
         if not text.strip(_WS):
             return []
         tokens = [t.strip(_WS) for t in text.split(",")]
@@ -1089,10 +1115,7 @@ def _parse_text(text: str) -> str:
 
 
 def _name_addr(header: str) -> Callable[[str], NameAddr]:
-    def parse(text: str) -> NameAddr:
-        return NameAddr.parse(text, header)
-
-    return parse
+    return partial(_parse_name_addr, header)
 
 
 # --------------------------------------------------------------------------
@@ -1170,14 +1193,14 @@ def parse_entry(key: str, value: str) -> Any:
 
 
 # _PARSERS under the index keys of message.py (names.index_key).
-_KEY_PARSERS: dict[str, Callable[[str], Any]] = {
+KEY_PARSERS: dict[str, Callable[[str], Any]] = {
     index_key(_key): _parser for _key, _parser in _PARSERS.items()
 }
 
 
 def parse_keyed(key: str, value: str) -> Any:
     """As :func:`parse_entry`, for an index key (``names.index_key``): Message's lookup."""
-    parser = _KEY_PARSERS.get(key)
+    parser = KEY_PARSERS.get(key)
     if parser is None:
         return value
     try:

@@ -24,8 +24,8 @@ from typing import Any
 
 from websip.exceptions import MessageTooLargeError, ParseError
 
-from .abnf import check_no_crlf, is_token
-from .headers import CSeq, NameAddr, Via, parse_keyed, split_list
+from .abnf import COMMON_METHODS, check_no_crlf, is_token
+from .headers import KEY_PARSERS, CSeq, NameAddr, Via, split_list
 from .names import ENTITY_LIST_KEYS, INDEX_KEYS, KNOWN_SPELLINGS, index_key, index_name
 from .uri import URI
 
@@ -109,7 +109,7 @@ class Message:
     _headers: dict[str, list[str]]
     _raw: dict[str, list[str]] | None
     _names: dict[str, str]
-    _cache: dict[tuple[str, int], Any] | None
+    _cache: dict[str | tuple[str, int], Any] | None
     body: bytes
     defects: list[str]
     version: str
@@ -189,22 +189,38 @@ class Message:
         value is malformed.
         """
         key = INDEX_KEYS.get(name) or index_key(name)
+        # Cached under the key itself for index 0 (no tuple to build), else (key, index).
+        cache_key: str | tuple[str, int] = key if index == 0 else (key, index)
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
         else:
-            hit = cache.get((key, index), _MISSING)
+            hit = cache.get(cache_key, _MISSING)
             if hit is not _MISSING:
                 return hit
         values = self._headers.get(key)
-        if values is None:
-            values = self._values(key)
+        if values is None:  # _values(), inlined
+            raw = self._raw
+            if raw is None:
+                return None
+            values = raw.get(key)
             if values is None:
                 return None
+            values = self._headers[key] = _normalize(key, values)
         if index >= len(values) or index < -len(values):
             return None
-        parsed = parse_keyed(key, values[index])
-        cache[(key, index)] = parsed
+        # headers.parse_keyed, inlined: this is the path of every typed read.
+        parser = KEY_PARSERS.get(key)
+        if parser is None:
+            parsed = values[index]
+        else:
+            try:
+                parsed = parser(values[index])
+            except ParseError:
+                raise
+            except (ValueError, IndexError) as exc:  # pragma: no cover - defensive boundary
+                raise ParseError(str(exc), header=self._names.get(key, key)) from None
+        cache[cache_key] = parsed
         return parsed
 
     def get_token_list(self, name: str) -> list[str]:
@@ -267,7 +283,7 @@ class Message:
 
     def _forget(self, key: str) -> None:
         if self._cache:
-            for cached in [k for k in self._cache if k[0] == key]:
+            for cached in [k for k in self._cache if k == key or (isinstance(k, tuple) and k[0] == key)]:
                 del self._cache[cached]
 
     @property
@@ -740,13 +756,6 @@ def _index_lines(lines: list[str], names: dict[str, str], defects: list[str]) ->
     return raw
 
 
-# Methods that need no token check (the common ones); others are checked.
-_METHODS = frozenset(
-    ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
-     "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE")
-)  # fmt: skip
-
-
 def _parse_start_line(line: str) -> Request | Response:
     if line.startswith("SIP/"):
         # Fast path for "SIP/2.0 NNN reason" (what _STATUS_LINE_RE accepts, without
@@ -787,7 +796,7 @@ def _parse_start_line(line: str) -> Request | Response:
     stripped = line.rstrip(" \t")
     method, sp, rest = stripped.partition(" ")
     ruri_text, sp2, version = rest.rpartition(" ")
-    if not sp or not sp2 or (method not in _METHODS and not is_token(method)):
+    if not sp or not sp2 or (method not in COMMON_METHODS and not is_token(method)):
         raise ParseError(f"malformed Request-Line {line[:60]!r}", line=1)
     request = Request.__new__(Request)
     request.method = method
