@@ -9,6 +9,8 @@ The example counts keep ``tests/sip`` fast; set ``WEBSIP_FUZZ_SCALE=50`` (say) f
 longer, deeper run.
 """
 
+# ruff: noqa: E501 - test vectors (SIP lines, RFC examples) stay one per line.
+
 from __future__ import annotations
 
 import os
@@ -20,7 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from websip import NameAddr, ParseError, Request, Response, URI, Via, normalize_target, parse_header, parse_message
+from websip import (
+    URI,
+    NameAddr,
+    ParseError,
+    Request,
+    Response,
+    Via,
+    normalize_target,
+    parse_header,
+    parse_message,
+)
 from websip.sip import Message
 from websip.sip.names import COMPACT_FORMS, KNOWN_NAMES
 
@@ -44,7 +56,7 @@ REALISTIC = [
         b'Authorization: Digest algorithm=MD5, username="alice", realm="example.com", '
         b'nonce="Y2FmZWJhYmU=", uri="sip:example.com", response="6629fae49393a05397450978507c4ef1", '
         b'qop=auth, cnonce="0a4f113b", nc=00000001\r\n'
-        b'Contact: <sip:k3b0@df7jal23ls0d.invalid;transport=ws>;+sip.ice;reg-id=1;'
+        b"Contact: <sip:k3b0@df7jal23ls0d.invalid;transport=ws>;+sip.ice;reg-id=1;"
         b'+sip.instance="<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>";expires=600\r\n'
         b"Expires: 600\r\nAllow: INVITE,ACK,CANCEL,BYE,UPDATE,MESSAGE,OPTIONS,REFER,INFO,NOTIFY\r\n"
         b"Supported: path,gruu,outbound\r\nUser-Agent: websip 0.1\r\nContent-Length: 0\r\n\r\n"
@@ -62,7 +74,7 @@ REALISTIC = [
         b"Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKk3p9;rport\r\n"
         b"Route: <sip:proxy.example.com;transport=ws;lr>, <sip:[2001:db8::1]:5061;lr>\r\n"
         b"Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\n"
-        b"From: \"Alice \\\"A\\\"\" <sip:alice@example.com>;tag=abc\r\nCall-ID: c1@x\r\nCSeq: 1 INVITE\r\n"
+        b'From: "Alice \\"A\\"" <sip:alice@example.com>;tag=abc\r\nCall-ID: c1@x\r\nCSeq: 1 INVITE\r\n'
         b"Contact: <sip:k3b0@df7jal23ls0d.invalid;transport=ws;ob>\r\n"
         b"Session-Expires: 1800;refresher=uac\r\nMin-SE: 90\r\nRequire: timer\r\n"
         b"Supported: 100rel,replaces\r\nP-Asserted-Identity: <sip:alice@example.com>, <tel:+1234>\r\n"
@@ -75,9 +87,9 @@ REALISTIC = [
         b"v: SIP/2.0/WSS proxy.example.com;branch=z9hG4bKn1\r\nf: <sip:bob@example.com>;tag=b\r\n"
         b"t: <sip:alice@example.com>;tag=a\r\ni: n1\r\nCSeq: 3 NOTIFY\r\no: refer;id=1\r\n"
         b"Subscription-State: terminated;reason=noresource\r\nc: message/sipfrag;version=2.0\r\n"
-        b"RSeq: 5\r\nRAck: 5 1 INVITE\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
+        b'RSeq: 5\r\nRAck: 5 1 INVITE\r\nReason: SIP;cause=200;text="Call completed elsewhere"\r\n'
         b"Retry-After: 30 (later);duration=60\r\nDate: Sat, 13 Nov 2010 23:29:00 GMT\r\n"
-        b"Warning: 399 example.com \"x\"\r\nl: 14\r\n\r\nSIP/2.0 200 OK"
+        b'Warning: 399 example.com "x"\r\nl: 14\r\n\r\nSIP/2.0 200 OK'
     ),
 ]
 SEEDS = list(TORTURE.values()) + REALISTIC
@@ -213,7 +225,9 @@ SLICED = ["3.1.1.1_wsinv", "3.1.1.2_intmeth", "3.1.1.11_mpart01", "4.9_ipv4-mapp
 class TestFuzzSliced:
     """Truncation at every offset (byte-sliced input), and every suffix."""
 
-    @pytest.mark.parametrize("data", [TORTURE[name] for name in SLICED] + REALISTIC[:2], ids=[*SLICED, "register", "401"])
+    @pytest.mark.parametrize(
+        "data", [TORTURE[name] for name in SLICED] + REALISTIC[:2], ids=[*SLICED, "register", "401"]
+    )
     def test_every_prefix_and_suffix(self, data: bytes) -> None:
         for i in range(len(data) + 1):
             exercise(data[:i])
@@ -228,7 +242,8 @@ class TestFuzzSliced:
 KNOWN_HEADERS = st.sampled_from(KNOWN)
 VALUE_TEXT = st.text(
     alphabet=st.one_of(
-        st.sampled_from(' \t,;"<>\\=:@%[]*/()?&+0123456789'), st.characters(blacklist_categories=("Cs",))
+        st.sampled_from(' \t,;"<>\\=:@%[]*/()?&+0123456789'),
+        st.characters(blacklist_categories=("Cs",)),
     ),
     max_size=60,
 )

@@ -1,5 +1,7 @@
 """Typed header values: one class of tests per header family, named after its RFC section."""
 
+# ruff: noqa: E501 - test vectors (SIP lines, RFC examples) stay one per line.
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -67,7 +69,10 @@ class TestNameAddr:
         [
             ("caller<sip:caller@example.com>", "caller"),
             ("A. Bell <sip:a.g.bell@example.com>", "A. Bell"),
-            ("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>", "token1~` token2'+_ token3*%!.-"),
+            (
+                "token1~` token2'+_ token3*%!.- <sip:mundane@example.com>",
+                "token1~` token2'+_ token3*%!.-",
+            ),
             ("Zoë <sip:z@example.com>", "Zoë"),
         ],
     )
@@ -103,7 +108,7 @@ class TestNameAddr:
     def test_quoted_parameters_containing_separators_keep_their_quotes(self) -> None:
         # RFC 5627 / RFC 5626 / RFC 3840: gruu and instance parameters are quoted strings.
         text = (
-            '<sip:alice@192.0.2.1;transport=ws>;expires=3600;q=0.7;reg-id=1;+sip.ice'
+            "<sip:alice@192.0.2.1;transport=ws>;expires=3600;q=0.7;reg-id=1;+sip.ice"
             ';+sip.instance="<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"'
             ';pub-gruu="sip:alice@example.com;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"'
             ';temp-gruu="sip:tgruu.7hs==jd7vnzga5w7fajsc7-ajd6fabz0f8g5@example.com;gr"'
@@ -164,7 +169,7 @@ class TestNameAddr:
             "<sip:a@b.c>, <sip:d@e.f>",
             "<sip:a@[::1>",
             "a<b <sip:a@b.c>",
-            "<sip:a@b.c>;x=\"unterminated",
+            '<sip:a@b.c>;x="unterminated',
         ],
     )
     def test_invalid(self, text: str) -> None:
@@ -178,7 +183,7 @@ class TestNameAddr:
         assert "display name" in str(info.value) and "From" in str(info.value)
 
     def test_constructor(self) -> None:
-        na = NameAddr("sip:bob@biloxi.com", "Bob \"B\"", {"Tag": "a6c85cf"})
+        na = NameAddr("sip:bob@biloxi.com", 'Bob "B"', {"Tag": "a6c85cf"})
         assert na.uri == URI.parse("sip:bob@biloxi.com")
         assert na.params == {"tag": "a6c85cf"}
         assert str(na) == '"Bob \\"B\\"" <sip:bob@biloxi.com>;tag=a6c85cf'
@@ -274,7 +279,11 @@ class TestVia:
         via = Via.parse("SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK56sdasks;rport")
         assert (via.protocol, via.protocol_name, via.protocol_version) == ("SIP/2.0", "SIP", "2.0")
         assert via.transport == "WSS"
-        assert (via.host, via.port, via.sent_by) == ("df7jal23ls0d.invalid", None, ("df7jal23ls0d.invalid", None))
+        assert (via.host, via.port, via.sent_by) == (
+            "df7jal23ls0d.invalid",
+            None,
+            ("df7jal23ls0d.invalid", None),
+        )
         assert via.branch == "z9hG4bK56sdasks"
         assert via.has_param("rport") and via.rport is None
         assert str(via) == "SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK56sdasks;rport"
@@ -307,10 +316,21 @@ class TestVia:
         assert (via.host, via.port, via.received) == (host, port, received)
         assert Via.parse(str(via)) == via
 
+    @pytest.mark.parametrize("port", ["65536", "99999"])
+    def test_port_out_of_range(self, port: str) -> None:
+        with pytest.raises(ParseError, match="port"):
+            Via.parse(f"SIP/2.0/UDP host.example.com:{port};branch=z9hG4bK1")
+
     def test_lws_everywhere(self) -> None:
         # RFC 4475 3.1.1.1: SIP  / 2.0  / TCP     spindle.example.com   ; branch  =   z9hG4bK9ikj8
-        via = Via.parse("SIP  / 2.0  / tcp     spindle.example.com   ;   branch  =   z9hG4bK9ikj8  ")
-        assert (via.transport, via.host, via.branch) == ("TCP", "spindle.example.com", "z9hG4bK9ikj8")
+        via = Via.parse(
+            "SIP  / 2.0  / tcp     spindle.example.com   ;   branch  =   z9hG4bK9ikj8  "
+        )
+        assert (via.transport, via.host, via.branch) == (
+            "TCP",
+            "spindle.example.com",
+            "z9hG4bK9ikj8",
+        )
         assert str(via) == "SIP/2.0/TCP spindle.example.com;branch=z9hG4bK9ikj8"
 
     def test_space_between_host_and_port(self) -> None:
@@ -363,7 +383,8 @@ class TestVia:
 
     def test_several_vias_in_one_value(self) -> None:
         vias = parse_header(
-            "v", "SIP/2.0/UDP a.example.com;branch=z9hG4bK1 , SIP/2.0/TCP b.example.com;branch=z9hG4bK2"
+            "v",
+            "SIP/2.0/UDP a.example.com;branch=z9hG4bK1 , SIP/2.0/TCP b.example.com;branch=z9hG4bK2",
         )
         assert [v.branch for v in vias] == ["z9hG4bK1", "z9hG4bK2"]
 
@@ -386,7 +407,17 @@ class TestCSeq:
             CSeq.parse("4294967296 REGISTER")
 
     @pytest.mark.parametrize(
-        "text", ["", "INVITE", "1", "-1 INVITE", "1INVITE", "1 INV ITE", "36893488147419103232 REGISTER", "1 IN\"VITE"]
+        "text",
+        [
+            "",
+            "INVITE",
+            "1",
+            "-1 INVITE",
+            "1INVITE",
+            "1 INV ITE",
+            "36893488147419103232 REGISTER",
+            '1 IN"VITE',
+        ],
     )
     def test_invalid(self, text: str) -> None:
         with pytest.raises(ParseError) as info:
@@ -566,6 +597,13 @@ class TestAuthentication:
 
     def test_scheme_only(self) -> None:
         assert Challenge.parse("Basic").params == {}
+        assert Challenge("Digest").params == {} and Credentials("Digest").params == {}
+
+    def test_trailing_comma_and_whitespace(self) -> None:
+        assert Challenge.parse('Digest realm="r" , nonce=n, \t').params == {
+            "realm": "r",
+            "nonce": "n",
+        }
 
     def test_challenge_with_escaped_quote(self) -> None:
         ch = Challenge.parse('Digest realm="a \\"b\\" c", nonce="n"')
@@ -617,7 +655,15 @@ class TestAuthentication:
                         "cnonce": "x", "nc": "00000001"}  # fmt: skip
 
     @pytest.mark.parametrize(
-        "text", ["", "Digest realm", 'Digest realm="x', "Digest realm=a b", "Digest realm=a,,nonce=b", "Digest =x"]
+        "text",
+        [
+            "",
+            "Digest realm",
+            'Digest realm="x',
+            "Digest realm=a b",
+            "Digest realm=a,,nonce=b",
+            "Digest =x",
+        ],
     )
     def test_invalid(self, text: str) -> None:
         with pytest.raises(ParseError) as info:
@@ -652,6 +698,11 @@ class TestEvents:
         assert isinstance(ss, SubscriptionState)
         assert (ss.state, ss.reason, ss.expires, ss.retry_after) == (state, reason, expires, retry)
         assert SubscriptionState.parse(str(ss)) == ss
+
+    def test_subscription_state_constructor(self) -> None:
+        ss = SubscriptionState("Active", {"expires": "600"})
+        assert (ss.state, ss.expires, str(ss)) == ("active", 600, "active;expires=600")
+        assert SubscriptionState("pending").params == {}
 
     @pytest.mark.parametrize("text", ["", ";expires=1", "active expires", "a b"])
     def test_invalid(self, text: str) -> None:
@@ -707,7 +758,8 @@ class TestRefer:
 
     def test_refer_to_with_embedded_replaces(self) -> None:
         refer_to = parse_header(
-            "r", "<sip:bob@example.com?Replaces=12345%40192.0.2.1%3Bto-tag%3D1%3Bfrom-tag%3D2%3Bearly-only>"
+            "r",
+            "<sip:bob@example.com?Replaces=12345%40192.0.2.1%3Bto-tag%3D1%3Bfrom-tag%3D2%3Bearly-only>",
         )
         assert isinstance(refer_to, NameAddr)
         (embedded,) = refer_to.uri.get_header("Replaces") or []
@@ -716,7 +768,9 @@ class TestRefer:
             "12345@192.0.2.1", "1", "2", True)  # fmt: skip
 
     def test_referred_by(self) -> None:
-        rb = parse_header("b", '<sip:alice@example.com>;cid="20398823.2UWQFN309shb3@referrer.example"')
+        rb = parse_header(
+            "b", '<sip:alice@example.com>;cid="20398823.2UWQFN309shb3@referrer.example"'
+        )
         assert rb.uri.user == "alice"
         assert rb.get_param("cid") == "20398823.2UWQFN309shb3@referrer.example"
 
@@ -727,12 +781,20 @@ class TestRefer:
             "425928@bobster.example.org", "7743", "6472", False)  # fmt: skip
         built = Replaces("425928@bobster.example.org", to_tag="7743", from_tag="6472")
         assert built == rep and str(built) == "425928@bobster.example.org;to-tag=7743;from-tag=6472"
+        assert str(Replaces("a@b")) == "a@b" and Replaces("a@b").to_tag is None
         early = Replaces("a@b", "1", "2", early_only=True)
         assert str(early) == "a@b;to-tag=1;from-tag=2;early-only"
         assert Replaces.parse(str(early)) == early
 
     @pytest.mark.parametrize(
-        "text", ["a@b;to-tag=1", "a@b;from-tag=1", "a b;to-tag=1;from-tag=2", "", "a@b@c;to-tag=1;from-tag=2"]
+        "text",
+        [
+            "a@b;to-tag=1",
+            "a@b;from-tag=1",
+            "a b;to-tag=1;from-tag=2",
+            "",
+            "a@b@c;to-tag=1;from-tag=2",
+        ],
     )
     def test_invalid_replaces(self, text: str) -> None:
         with pytest.raises(ParseError):
@@ -744,7 +806,8 @@ class TestReason:
 
     def test_list(self) -> None:
         reasons = parse_header(
-            "Reason", 'SIP ;cause=200 ;text="Call completed elsewhere", Q.850;cause=16;text="Terminated"'
+            "Reason",
+            'SIP ;cause=200 ;text="Call completed elsewhere", Q.850;cause=16;text="Terminated"',
         )
         assert [(r.protocol, r.cause, r.text) for r in reasons] == [
             ("SIP", 200, "Call completed elsewhere"),
@@ -753,11 +816,12 @@ class TestReason:
         assert parse_header("Reason", render(reasons)) == reasons
 
     def test_constructor(self) -> None:
-        reason = Reason("SIP", 480, "Temporarily, \"Unavailable\"")
+        reason = Reason("SIP", 480, 'Temporarily, "Unavailable"')
         assert str(reason) == 'SIP;cause=480;text="Temporarily, \\"Unavailable\\""'
         assert Reason.parse(str(reason)) == reason
         assert str(Reason("Q.850", 16, "x")) == 'Q.850;cause=16;text="x"'  # text is always quoted
         assert Reason.parse("SIP").cause is None and Reason.parse("SIP").text is None
+        assert str(Reason("SIP")) == "SIP" and Reason("SIP") == Reason.parse("SIP")
 
 
 class TestRetryAfter:
@@ -783,13 +847,17 @@ class TestIdentityAndRoutes:
     RFC 3608 Service-Route."""
 
     def test_p_asserted_identity(self) -> None:
-        pai = parse_header("P-Asserted-Identity", '"Cullen Jennings" <sip:fluffy@cisco.com>, tel:+14085264000')
+        pai = parse_header(
+            "P-Asserted-Identity", '"Cullen Jennings" <sip:fluffy@cisco.com>, tel:+14085264000'
+        )
         assert [p.display_name for p in pai] == ["Cullen Jennings", None]
         assert pai[1].uri.scheme == "tel" and pai[1].uri.user == "+14085264000"
 
     @pytest.mark.parametrize("name", ["Route", "Record-Route", "Path", "Service-Route"])
     def test_route_lists(self, name: str) -> None:
-        routes = parse_header(name, "<sip:P1.example.com;lr>,<sip:[2001:db8::1]:5060;lr;transport=ws>")
+        routes = parse_header(
+            name, "<sip:P1.example.com;lr>,<sip:[2001:db8::1]:5060;lr;transport=ws>"
+        )
         assert [r.uri.host for r in routes] == ["p1.example.com", "[2001:db8::1]"]
         assert all(r.uri.has_param("lr") for r in routes)
         assert parse_header(name, render(routes)) == routes
@@ -830,7 +898,7 @@ class TestTextHeaders:
     def test_warning(self) -> None:
         warnings = parse_header(
             "Warning",
-            '307 isi.edu "Session parameter \'foo\' not understood", '
+            "307 isi.edu \"Session parameter 'foo' not understood\", "
             '301 [2001:db8::1]:5060 "Incompatible, \\"network\\""',
         )
         assert [(w.code, w.agent, w.text) for w in warnings] == [
@@ -842,7 +910,9 @@ class TestTextHeaders:
         assert repr(Warning(399, "-", "x")) == "Warning('399 - \"x\"')"
         assert Warning(399, "-", "x") != "x"
 
-    @pytest.mark.parametrize("text", ['1812 overture "In Progress"', '30 a "x"', "399 a x", '399 "x"', ""])
+    @pytest.mark.parametrize(
+        "text", ['1812 overture "In Progress"', '30 a "x"', "399 a x", '399 "x"', ""]
+    )
     def test_invalid_warning(self, text: str) -> None:
         with pytest.raises(ParseError):
             parse_header("Warning", text)

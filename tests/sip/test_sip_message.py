@@ -1,5 +1,7 @@
 """Messages: framing, header lines, limits, serialization, builders and injection checks."""
 
+# ruff: noqa: E501 - test vectors (SIP lines, RFC examples) stay one per line.
+
 from __future__ import annotations
 
 import pytest
@@ -85,7 +87,11 @@ class TestFraming:
     def test_content_length_counts_bytes_not_characters(self) -> None:
         body = "héllo wörld €\r\n".encode()
         assert len(body) != len(body.decode())
-        m = parse_message(invite(**{"Content-Length: 5": f"Content-Length: {len(body)}"}).replace(b"v=0\r\n", body))
+        m = parse_message(
+            invite(**{"Content-Length: 5": f"Content-Length: {len(body)}"}).replace(
+                b"v=0\r\n", body
+            )
+        )
         assert m.body == body
         assert m.defects == []
 
@@ -105,7 +111,9 @@ class TestFraming:
         assert m.body == b"v=0\r\n"
         assert len(m.defects) == 1 and "9999" in m.defects[0]
 
-    @pytest.mark.parametrize("value", ["-5", "five", "5 5", "", "٥", "1" * 5000, "99999999999999999999"])
+    @pytest.mark.parametrize(
+        "value", ["-5", "five", "5 5", "", "٥", "1" * 5000, "99999999999999999999"]
+    )
     def test_invalid_content_length_is_a_defect(self, value: str) -> None:
         m = parse_message(invite(**{"Content-Length: 5": f"Content-Length: {value}"}))
         assert m.defects and "Content-Length" in m.defects[0]
@@ -120,7 +128,9 @@ class TestFraming:
 
     def test_binary_body(self) -> None:
         body = bytes(range(256)) * 2
-        data = invite(**{"Content-Length: 5": f"Content-Length: {len(body)}"}).replace(b"v=0\r\n", body)
+        data = invite(**{"Content-Length: 5": f"Content-Length: {len(body)}"}).replace(
+            b"v=0\r\n", body
+        )
         m = parse_message(data)
         assert m.body == body
         assert parse_message(bytes(m)) == m
@@ -128,7 +138,9 @@ class TestFraming:
 
     def test_body_containing_a_header_block_end(self) -> None:
         body = b"a\r\n\r\nb"
-        m = parse_message(invite(**{"Content-Length: 5": "Content-Length: 6"}).replace(b"v=0\r\n", body))
+        m = parse_message(
+            invite(**{"Content-Length: 5": "Content-Length: 6"}).replace(b"v=0\r\n", body)
+        )
         assert m.body == body
 
     def test_bare_lf_messages_are_accepted(self) -> None:
@@ -146,7 +158,15 @@ class TestFraming:
 
     @pytest.mark.parametrize(
         "data",
-        [b"", b"\r\n", b"\r\n\r\n", b"INVITE", b"INVITE sip:a@b.c SIP/2.0", b"\x00\xff", b"  \r\n\r\n"],
+        [
+            b"",
+            b"\r\n",
+            b"\r\n\r\n",
+            b"INVITE",
+            b"INVITE sip:a@b.c SIP/2.0",
+            b"\x00\xff",
+            b"  \r\n\r\n",
+        ],
     )
     def test_unframeable(self, data: bytes) -> None:
         with pytest.raises(ParseError):
@@ -188,9 +208,14 @@ class TestStartLine:
             b"SIP/2.0 700 High",
             b"SIP/2.0 4294967301 better not break the receiver",
             b"SIP/2.0 20 OK",
+            b"SIP/2.0 1",
+            b"SIP/2.0 12",
+            b"SIP/2.0 1234",
             b"SIP/2.0 abc OK",
             b"SIP/2.0",
             b"SIP/x 200 OK",
+            b"SIP/3.0 700 Too High",
+            b"SIP/3.0 099 Too Low",
         ],
     )
     def test_malformed(self, line: bytes) -> None:
@@ -205,7 +230,9 @@ class TestStartLine:
         assert (m.version, m.ruri) == ("SIP/2.0", URI.parse("sip:a@b.c"))
         assert bytes(m).startswith(b"OPTIONS sip:a@b.c SIP/2.0\r\n")
 
-    @pytest.mark.parametrize("ruri", [b"sip:a@b.c; lr", b" sip:a@b.c ", b"<sip:a@b.c>", b"sip:a@b.c:99999"])
+    @pytest.mark.parametrize(
+        "ruri", [b"sip:a@b.c; lr", b" sip:a@b.c ", b"<sip:a@b.c>", b"sip:a@b.c:99999"]
+    )
     def test_bad_request_uri_is_representable(self, ruri: bytes) -> None:
         m = parse_message(b"INVITE " + ruri + b" SIP/2.0\r\nCall-ID: x\r\n\r\n")
         assert isinstance(m, Request)
@@ -249,7 +276,10 @@ class TestHeaderLines:
         )
         assert m.get_headers("Call-ID") == ["abc", "def"]
         assert m.get_headers("i") == m.get_headers("call-id") == m.get_headers("CALL-ID")
-        assert [v.host for v in (m.parse_header("via", 0), m.parse_header("V", 1))] == ["h.invalid", "g.invalid"]
+        assert [v.host for v in (m.parse_header("via", 0), m.parse_header("V", 1))] == [
+            "h.invalid",
+            "g.invalid",
+        ]
         assert m.from_tag == "1"
         assert m.has_header("TO") and m.has_header("t")
         assert m.get_header("X-Absent") is None
@@ -291,7 +321,11 @@ class TestHeaderLines:
         assert [m.parse_header("Route", i).uri.host for i in range(5)] == [
             f"r{n}.example.com" for n in range(1, 6)
         ]
-        assert [m.parse_header("Via", i).branch for i in range(3)] == ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"]
+        assert [m.parse_header("Via", i).branch for i in range(3)] == [
+            "z9hG4bK1",
+            "z9hG4bK2",
+            "z9hG4bK3",
+        ]
         assert m.parse_header("Route", 5) is None
         assert m.parse_header("Route", -1).uri.host == "r5.example.com"
         assert m.parse_header("Route", -6) is None
@@ -315,16 +349,20 @@ class TestHeaderLines:
         assert m.get_headers("X-Unknown") == ["a, b"]
 
     def test_unknown_headers_are_kept_verbatim_and_round_trip(self) -> None:
-        data = invite(**{"Max-Forwards: 70": "Max-Forwards: 70\r\nX-weird_Name!: ;;,,;;,; \"unbalanced"})
+        data = invite(
+            **{"Max-Forwards: 70": 'Max-Forwards: 70\r\nX-weird_Name!: ;;,,;;,; "unbalanced'}
+        )
         m = parse_message(data)
         assert m.get_header("x-WEIRD_name!") == ';;,,;;,; "unbalanced'
         assert m.parse_header("X-Weird_Name!") == ';;,,;;,; "unbalanced'
-        assert b"\r\nX-weird_Name!: ;;,,;;,; \"unbalanced\r\n" in bytes(m)
+        assert b'\r\nX-weird_Name!: ;;,,;;,; "unbalanced\r\n' in bytes(m)
         assert parse_message(bytes(m)) == m
 
     def test_bad_header_lines_are_defects_not_failures(self) -> None:
         # RFC 3261 8.2 / 16.3: a request with a malformed header must get its 400.
-        m = parse_message(invite(**{"Max-Forwards: 70": "Max-Forwards: 70\r\nno colon here\r\nBad Name: x"}))
+        m = parse_message(
+            invite(**{"Max-Forwards: 70": "Max-Forwards: 70\r\nno colon here\r\nBad Name: x"})
+        )
         assert m.defects == [
             "line 5: header line without a colon",
             "line 6: invalid header name 'Bad Name'",
@@ -344,7 +382,13 @@ class TestHeaderLines:
         m = parse_message(b"OPTIONS sip:a@b.c SIP/2.0\r\nCall-ID: x\r\n\r\n")
         with pytest.raises(ParseError, match="CSeq"):
             _ = m.cseq
-        assert (m.from_tag, m.to_tag, m.via_branch, m.via, m.content_type) == (None, None, None, None, None)
+        assert (m.from_tag, m.to_tag, m.via_branch, m.via, m.content_type) == (
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
         assert parse_message(b"OPTIONS sip:a@b.c SIP/2.0\r\n\r\n").call_id == ""
 
     def test_parse_header_is_cached_and_invalidated(self) -> None:
@@ -364,6 +408,16 @@ class TestHeaderLines:
         m.add_header("X-One", "1")
         assert m.pop_header("X-One") == "1" and not m.has_header("X-One")
 
+    def test_list_values(self) -> None:
+        m = parse_message(invite(**{"Max-Forwards: 70": "Route: <sip:a.b;lr>, <sip:c.d;lr>"}))
+        routes = m.parse_header("Route", 0), m.parse_header("Route", 1)
+        m.set_header("Record-Route", list(routes))
+        assert m.get_headers("Record-Route") == ["<sip:a.b;lr>", "<sip:c.d;lr>"]
+        m.add_header("Record-Route", ("<sip:x.y;lr>", "<sip:z.y;lr>"), first=True)
+        assert m.get_headers("Record-Route") == [
+            "<sip:x.y;lr>", "<sip:z.y;lr>", "<sip:a.b;lr>", "<sip:c.d;lr>"
+        ]  # fmt: skip
+
     def test_get_token_list_joins_lines(self) -> None:
         m = parse_message(
             b"OPTIONS sip:a@b.c SIP/2.0\r\nSupported: path, gruu\r\nk: outbound\r\n"
@@ -373,8 +427,15 @@ class TestHeaderLines:
         assert m.get_token_list("allow") == ["INVITE", "ACK", "BYE"]
         assert m.get_token_list("Require") == []
 
+    def test_header_names(self) -> None:
+        m = parse_message(b"OPTIONS sip:a@b.c SIP/2.0\r\ni: x\r\nv: a, b\r\nx-y: 1\r\nV: c\r\n\r\n")
+        assert m.header_names() == ["Call-ID", "Via", "x-y"]
+        assert Request("OPTIONS", "sip:a@b.c").header_names() == []
+
     def test_headers_property(self) -> None:
-        m = parse_message(b"OPTIONS sip:a@b.c SIP/2.0\r\ni: x\r\nv: SIP/2.0/WS a, SIP/2.0/WS b\r\n\r\n")
+        m = parse_message(
+            b"OPTIONS sip:a@b.c SIP/2.0\r\ni: x\r\nv: SIP/2.0/WS a, SIP/2.0/WS b\r\n\r\n"
+        )
         assert m.headers == [("Call-ID", "x"), ("Via", "SIP/2.0/WS a"), ("Via", "SIP/2.0/WS b")]
 
 
@@ -480,7 +541,10 @@ class TestSerialization:
 
     def test_repr(self) -> None:
         m = parse_message(invite())
-        assert repr(m) == "<Request INVITE sip:bob@biloxi.example.com call-id='3848276298220188511@atlanta.example.com'>"
+        assert (
+            repr(m)
+            == "<Request INVITE sip:bob@biloxi.example.com call-id='3848276298220188511@atlanta.example.com'>"
+        )
         assert repr(Response(486)) == "<Response 486 Busy Here call-id=''>"
 
     def test_not_hashable(self) -> None:
@@ -496,7 +560,12 @@ class TestBuilders:
             "MESSAGE",
             "sip:bob@example.com",
             [
-                ("Via", Via("WSS", "df7jal23ls0d.invalid", params={"branch": "z9hG4bK1", "rport": None})),
+                (
+                    "Via",
+                    Via(
+                        "WSS", "df7jal23ls0d.invalid", params={"branch": "z9hG4bK1", "rport": None}
+                    ),
+                ),
                 ("Max-Forwards", 70),
                 ("To", NameAddr("sip:bob@example.com")),
                 ("From", NameAddr("sip:alice@example.com", "Alice", {"tag": "abc"})),
@@ -508,20 +577,23 @@ class TestBuilders:
             body="héllo",
         )
         assert req.body == "héllo".encode()
-        assert bytes(req) == (
-            "MESSAGE sip:bob@example.com SIP/2.0\r\n"
-            "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK1;rport\r\n"
-            "Max-Forwards: 70\r\n"
-            "To: <sip:bob@example.com>\r\n"
-            'From: "Alice" <sip:alice@example.com>;tag=abc\r\n'
-            "Call-ID: c1\r\n"
-            "CSeq: 1 MESSAGE\r\n"
-            "Route: <sip:p1.example.com;lr>\r\n"
-            "Route: <sip:p2.example.com;lr>\r\n"
-            "Content-Type: text/plain;charset=utf-8\r\n"
-            "Content-Length: 6\r\n"
-            "\r\nhéllo"
-        ).encode()
+        assert (
+            bytes(req)
+            == (
+                "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+                "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bK1;rport\r\n"
+                "Max-Forwards: 70\r\n"
+                "To: <sip:bob@example.com>\r\n"
+                'From: "Alice" <sip:alice@example.com>;tag=abc\r\n'
+                "Call-ID: c1\r\n"
+                "CSeq: 1 MESSAGE\r\n"
+                "Route: <sip:p1.example.com;lr>\r\n"
+                "Route: <sip:p2.example.com;lr>\r\n"
+                "Content-Type: text/plain;charset=utf-8\r\n"
+                "Content-Length: 6\r\n"
+                "\r\nhéllo"
+            ).encode()
+        )
         assert parse_message(bytes(req)) == req
         assert req.from_tag == "abc" and req.via_branch == "z9hG4bK1" and req.cseq.seq == 1
 
@@ -532,7 +604,11 @@ class TestBuilders:
         assert req.body == b""
 
     def test_header_values_are_stripped(self) -> None:
-        req = Request("OPTIONS", "sip:example.com", [("Subject", "  hi  "), ("Route", " <sip:a.b> , <sip:c.d> ")])
+        req = Request(
+            "OPTIONS",
+            "sip:example.com",
+            [("Subject", "  hi  "), ("Route", " <sip:a.b> , <sip:c.d> ")],
+        )
         assert req.get_header("Subject") == "hi"
         assert req.get_headers("Route") == ["<sip:a.b>", "<sip:c.d>"]
         assert parse_message(bytes(req)) == req
@@ -558,7 +634,9 @@ class TestBuilders:
     def test_for_request_copies_the_dialog_headers(self) -> None:
         req = parse_message(invite(**{"Max-Forwards: 70": "Max-Forwards: 70\r\nTimestamp: 54"}))
         assert isinstance(req, Request)
-        resp = Response.for_request(req, 180, to_tag="8321234356", headers=[("Contact", "<sip:b@c.d>")])
+        resp = Response.for_request(
+            req, 180, to_tag="8321234356", headers=[("Contact", "<sip:b@c.d>")]
+        )
         assert resp.get_headers("Via") == req.get_headers("Via")
         assert resp.get_header("From") == req.get_header("From")
         assert resp.get_header("Call-ID") == req.get_header("Call-ID")
@@ -582,14 +660,18 @@ class TestBuilders:
         assert resp.to_tag is None
 
     def test_for_request_keeps_an_existing_to_tag(self) -> None:
-        req = parse_message(invite(**{"To: Bob <sip:bob@biloxi.example.com>": "To: <sip:b@c.d>;tag=old"}))
+        req = parse_message(
+            invite(**{"To: Bob <sip:bob@biloxi.example.com>": "To: <sip:b@c.d>;tag=old"})
+        )
         resp = Response.for_request(req, 200, "Fine", to_tag="new", body=b"x")  # type: ignore[arg-type]
         assert resp.to_tag == "old"
         assert (resp.reason_phrase, resp.body) == ("Fine", b"x")
 
     def test_for_request_with_a_malformed_to(self) -> None:
         # RFC 4475 3.1.2.6: the UA answers 400 even though To does not parse.
-        req = parse_message(invite(**{"To: Bob <sip:bob@biloxi.example.com>": 'To: "Mr. J. User <sip:j@b.c>'}))
+        req = parse_message(
+            invite(**{"To: Bob <sip:bob@biloxi.example.com>": 'To: "Mr. J. User <sip:j@b.c>'})
+        )
         resp = Response.for_request(req, 400, to_tag="x")  # type: ignore[arg-type]
         assert resp.get_header("To") == '"Mr. J. User <sip:j@b.c>'
         assert resp.status_code == 400
@@ -600,7 +682,9 @@ class TestBuilders:
             Response.for_request(req, 200, to_tag="x\r\nEvil: 1")  # type: ignore[arg-type]
 
     def test_for_request_of_a_bare_request(self) -> None:
-        resp = Response.for_request(Request("OPTIONS", "sip:a@b.c"), 200, to_tag="t", headers={"X-Y": ["1", "2"]})
+        resp = Response.for_request(
+            Request("OPTIONS", "sip:a@b.c"), 200, to_tag="t", headers={"X-Y": ["1", "2"]}
+        )
         assert resp.headers == [("X-Y", "1"), ("X-Y", "2")]
 
 

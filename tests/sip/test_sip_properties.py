@@ -9,8 +9,8 @@ longer, deeper run.
 
 from __future__ import annotations
 
-import os
 import ipaddress
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, note, settings
@@ -30,8 +30,12 @@ PROPERTY = settings(
 # Characters that test the escaping rules: unreserved, user-unreserved, param- and
 # hnv-unreserved, reserved ones that must be escaped, "%", controls and UTF-8.
 SPECIAL = "-_.!~*'()&=+$,;?/[]:@%<>\"# \t\\{}|^`\x00\x01\x7f"
-URI_TEXT = st.text(alphabet=st.sampled_from("abcXYZ019" + SPECIAL + "éß€日😀"), min_size=1, max_size=12)
-TOKEN = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzAZ0189-.!%*_+`'~"), min_size=1, max_size=10)
+URI_TEXT = st.text(
+    alphabet=st.sampled_from("abcXYZ019" + SPECIAL + "éß€日😀"), min_size=1, max_size=12
+)
+TOKEN = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzAZ0189-.!%*_+`'~"), min_size=1, max_size=10
+)
 
 label = st.from_regex(r"[a-z][a-z0-9\-]{0,8}[a-z0-9]|[a-z]", fullmatch=True)
 domains = st.lists(label, min_size=1, max_size=4).map(".".join)
@@ -56,7 +60,13 @@ def sip_uris(draw: st.DrawFn) -> URI:
         draw(hosts),
         draw(ports),
         draw(st.dictionaries(URI_TEXT, param_values, max_size=4)),
-        draw(st.dictionaries(URI_TEXT, st.lists(st.one_of(st.just(""), URI_TEXT), min_size=1, max_size=2), max_size=3)),
+        draw(
+            st.dictionaries(
+                URI_TEXT,
+                st.lists(st.one_of(st.just(""), URI_TEXT), min_size=1, max_size=2),
+                max_size=3,
+            )
+        ),
         password=password,
     )
 
@@ -93,7 +103,9 @@ header_param_values = st.one_of(
     st.just(""),
     TOKEN,
     st.text(alphabet=st.sampled_from('ab;,= <>"\\:[]@é'), max_size=10),
-    st.sampled_from(['<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>', "sip:a@b.c;gr=urn:uuid:1", "a,b;c"]),
+    st.sampled_from(
+        ["<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>", "sip:a@b.c;gr=urn:uuid:1", "a,b;c"]
+    ),
 )
 
 
@@ -120,7 +132,12 @@ class TestUriProperties:
     @given(sip_uris())
     def test_to_aor_parses(self, uri: URI) -> None:
         aor = URI.parse(uri.to_aor(show_port=True))
-        assert (aor.scheme, aor.user, aor.host, aor.port) == (uri.scheme, uri.user, uri.host, uri.port)
+        assert (aor.scheme, aor.user, aor.host, aor.port) == (
+            uri.scheme,
+            uri.user,
+            uri.host,
+            uri.port,
+        )
         assert aor.params == {} and aor.headers == {}
 
     @PROPERTY
@@ -224,6 +241,7 @@ class TestMessageProperties:
         assert parsed.defects == []
         assert bytes(parsed) == wire
         assert parsed.body == m.body
+
         def content(msg: Request | Response) -> list[tuple[str, str]]:
             return [h for h in msg.headers if h[0] != "Content-Length"]
 
@@ -233,5 +251,7 @@ class TestMessageProperties:
 
     @PROPERTY
     @given(messages(), st.binary(max_size=50))
-    def test_bytes_after_content_length_are_ignored(self, m: Request | Response, extra: bytes) -> None:
+    def test_bytes_after_content_length_are_ignored(
+        self, m: Request | Response, extra: bytes
+    ) -> None:
         assert parse_message(bytes(m) + extra) == m

@@ -12,7 +12,9 @@ class TestSipUriComponents:
     """RFC 3261 19.1.1: the components of SIP and SIPS URIs."""
 
     def test_every_component(self) -> None:
-        uri = URI.parse("sips:alice:secret@Atlanta.COM:5061;transport=tcp;lr?Subject=hi&Priority=urgent")
+        uri = URI.parse(
+            "sips:alice:secret@Atlanta.COM:5061;transport=tcp;lr?Subject=hi&Priority=urgent"
+        )
         assert uri.scheme == "sips"
         assert uri.user == "alice"
         assert uri.password == "secret"
@@ -20,7 +22,10 @@ class TestSipUriComponents:
         assert uri.port == 5061
         assert uri.params == {"transport": "tcp", "lr": None}
         assert uri.headers == {"Subject": ["hi"], "Priority": ["urgent"]}
-        assert str(uri) == "sips:alice:secret@atlanta.com:5061;transport=tcp;lr?Subject=hi&Priority=urgent"
+        assert (
+            str(uri)
+            == "sips:alice:secret@atlanta.com:5061;transport=tcp;lr?Subject=hi&Priority=urgent"
+        )
 
     def test_scheme_and_host_are_lower_cased_user_is_not(self) -> None:
         uri = URI.parse("SIP:Alice@EXAMPLE.com")
@@ -158,20 +163,40 @@ class TestSipUriComponents:
             URI(host="example.com", port=-1)
 
 
+class TestHostGrammar:
+    """RFC 3261 25.1: hostname / IPv4address / IPv6reference (the abnf helpers)."""
+
+    @pytest.mark.parametrize(
+        ("host", "valid"),
+        [
+            ("example.com", True), ("example.com.", True), ("a", True), ("192.0.2.1", True),
+            ("[2001:db8::1]", True), ("[::ffff:192.0.2.1]", True), ("[1:2:3:4:5:6:7:8]", True),
+            ("", False), ("a_b", False), ("a..b", False), ("1.2.3.256", False), ("1.2.3", False),
+            ("[1:2:3:4::5:6:7:8]", False), ("[1:2:3:4:5:6:7]", False), ("[::1", False),
+            ("[1::2::3]", False), ("[::1.2.3]", False), ("[::1.2.3.256]", False),
+            ("[12345::1]", False),
+        ],
+    )  # fmt: skip
+    def test_is_valid_host(self, host: str, valid: bool) -> None:
+        assert websip.sip.abnf.is_valid_host(host) is valid
+
+
 class TestEscaping:
     """RFC 3261 19.1.2: escaping in the user, password, parameters and headers."""
 
     def test_escapes_are_decoded(self) -> None:
-        uri = URI.parse("sip:%61lice%20smith:p%40ss@example.com;n%61me=v%61lue%25%34%31?Sub%6aect=a%20b")
+        uri = URI.parse(
+            "sip:%61lice%20smith:p%40ss@example.com;n%61me=v%61lue%25%34%31?Sub%6aect=a%20b"
+        )
         assert uri.user == "alice smith"
         assert uri.password == "p@ss"
         assert uri.params == {"name": "value%41"}
         assert uri.headers == {"Subject": ["a b"]}
 
     def test_str_escapes_what_the_grammar_does_not_allow(self) -> None:
-        uri = URI(user="a b@c:d%e\"<>#", host="example.com")
+        uri = URI(user='a b@c:d%e"<>#', host="example.com")
         assert str(uri) == "sip:a%20b%40c%3Ad%25e%22%3C%3E%23@example.com"
-        assert URI.parse(str(uri)).user == "a b@c:d%e\"<>#"
+        assert URI.parse(str(uri)).user == 'a b@c:d%e"<>#'
 
     def test_utf8_user_is_escaped_as_utf8(self) -> None:
         uri = URI(user="iñaki€", host="example.com")
@@ -218,7 +243,11 @@ class TestEscaping:
         uri = URI.parse(text)
         assert uri.get_header("replaces") == ["12345@192.0.2.1;to-tag=1;from-tag=2"]
         replaces = websip.parse_header("Replaces", uri.headers["Replaces"][0])
-        assert (replaces.call_id, replaces.to_tag, replaces.from_tag) == ("12345@192.0.2.1", "1", "2")
+        assert (replaces.call_id, replaces.to_tag, replaces.from_tag) == (
+            "12345@192.0.2.1",
+            "1",
+            "2",
+        )
         assert URI.parse(str(uri)) == uri
 
     @pytest.mark.parametrize(
@@ -283,7 +312,11 @@ class TestOtherSchemes:
             ("http://www.example.com", "http", "//www.example.com"),
             ("urn:service:sos", "urn", "service:sos"),
             ("mailto:alice@example.com", "mailto", "alice@example.com"),
-            ("nobodyKnowsThisScheme:totallyopaquecontent", "nobodyknowsthisscheme", "totallyopaquecontent"),
+            (
+                "nobodyKnowsThisScheme:totallyopaquecontent",
+                "nobodyknowsthisscheme",
+                "totallyopaquecontent",
+            ),
             ("soap.beep://192.0.2.103:3002", "soap.beep", "//192.0.2.103:3002"),
             ("isbn:2983792873", "isbn", "2983792873"),
         ],
@@ -324,7 +357,10 @@ class TestUriMethods:
         assert uri.has_header("SUBJECT")
         assert uri.get_header("Subject") == ["hi there"]
         assert uri.get_header("absent") is None
-        assert str(uri) == "sip:alice@example.com?Subject=hi%20there&Route=%3Csip:a%3E&Route=%3Csip:b%3E"
+        assert (
+            str(uri)
+            == "sip:alice@example.com?Subject=hi%20there&Route=%3Csip:a%3E&Route=%3Csip:b%3E"
+        )
         assert uri.delete_header("route") == ["<sip:a>", "<sip:b>"]
         assert uri.delete_header("route") is None
         uri.clear_headers()
@@ -349,7 +385,13 @@ class TestUriMethods:
 
     def test_constructor_defaults(self) -> None:
         uri = URI(host="example.com")
-        assert (uri.scheme, uri.user, uri.port, uri.params, uri.headers) == ("sip", None, None, {}, {})
+        assert (uri.scheme, uri.user, uri.port, uri.params, uri.headers) == (
+            "sip",
+            None,
+            None,
+            {},
+            {},
+        )
         assert repr(uri) == "URI('sip:example.com')"
 
     def test_constructor_normalizes_names(self) -> None:
@@ -411,6 +453,10 @@ class TestUriComparison:
         assert URI.parse("sip:a@b.c") != URI.parse(f"sip:a@b.c;{param}=x")
         assert URI.parse(f"sip:a@b.c;{param}=X") == URI.parse(f"sip:a@b.c;{param}=x")
 
+    def test_significant_parameter_values_must_match(self) -> None:
+        assert URI.parse("sip:a@b.c;transport=tcp") != URI.parse("sip:a@b.c;transport=udp")
+        assert URI.parse("sip:a@b.c;maddr=x.y") != URI.parse("sip:a@b.c;maddr=z.y")
+
     def test_valueless_and_valued_parameter_differ(self) -> None:
         assert URI.parse("sip:a@b.c;lr") != URI.parse("sip:a@b.c;lr=on")
         assert URI.parse("sip:a@b.c;lr") == URI.parse("sip:a@b.c;LR")
@@ -468,7 +514,9 @@ class TestNormalizeTarget:
         assert (uri.user, uri.password) == ("alice-1", "passwd")
 
     def test_sips_is_kept(self) -> None:
-        assert str(normalize_target("SIPs:iñaki@aliax.net:7070")) == "sips:i%C3%B1aki@aliax.net:7070"
+        assert (
+            str(normalize_target("SIPs:iñaki@aliax.net:7070")) == "sips:i%C3%B1aki@aliax.net:7070"
+        )
         assert str(normalize_target("sips:alice-2:passwd", "jssip.net")) == (
             "sips:alice-2:passwd@jssip.net"
         )

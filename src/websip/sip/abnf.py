@@ -53,6 +53,12 @@ IPV6_REFERENCE = r"\[[0-9A-Fa-f:.]+\]"
 HOST = f"(?:{IPV6_REFERENCE}|{HOSTNAME})"
 # port = 1*DIGIT  (lenient on length here; the value is range-checked as an int)
 PORT = r"[0-9]+"
+# The hostname of a SIP URI or Via as dot-separated non-empty labels, so that only
+# IPv6 references and hosts ending with a digit need a second look (is_valid_host).
+# Possessive quantifiers (*+, ++, ?+) here and in the other fast patterns: nothing
+# that may follow can be matched by giving characters back, so they accept exactly
+# what the plain quantifiers do, without the engine's bookkeeping for backtracking.
+HOSTNAME_LABELS = r"[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+\.?+"
 
 # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
@@ -147,7 +153,8 @@ def check_no_crlf(value: str, what: str) -> None:
 
 # A valid dotted quad (each part 0-255, up to 3 digits): is_valid_host's usual
 # case, answered by one C-level match.
-_VALID_IPV4_RE = re.compile(r"(?:(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])\.){3}(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])")
+_OCTET = r"(?:[01]?[0-9]{1,2}|2[0-4][0-9]|25[0-5])"
+_VALID_IPV4_RE = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
 def is_valid_host(host: str) -> bool:

@@ -3,10 +3,15 @@
 Theory of operation
 -------------------
 ``parse_message`` does the least work that makes a message usable: it frames
-the bytes (start line, header block, body by Content-Length), unfolds header
-lines and files every value under its canonical lower-case name, splitting list
-headers (Via, Contact, Route, ...) into their entries. Typed values are parsed
-only when asked for, by ``Message.parse_header``, and cached.
+the bytes (start line, header block, body by Content-Length) and files every
+header line under its name (``Message``'s header index). The rest is done when
+a header is first read, and only for that header: its values are unfolded,
+stripped and, for list headers (Via, Contact, Route, ...), cut into entries
+(``get_header``, ``get_headers``), and parsed to typed values
+(``Message.parse_header``, cached), whose parameters are validated at once but
+cut into dicts only when read. A UA reads a handful of a message's headers; the
+parser is fast because it does nothing for the others. (bench/bench_parser.py
+measures it; bench/profile_parser.py helps to work on it.)
 
 Errors are split in two. Input that cannot be framed at all (no start line, no
 header block, a size limit crossed) raises :class:`websip.ParseError`. Input that
@@ -109,7 +114,7 @@ class Message:
     _headers: dict[str, list[str]]
     _raw: dict[str, list[str]] | None
     _names: dict[str, str]
-    _cache: dict[str | tuple[str, int], Any] | None
+    _cache: dict[str | tuple[str, int], Any]
     body: bytes
     defects: list[str]
     version: str
@@ -118,7 +123,7 @@ class Message:
         self._headers = {}
         self._raw = None
         self._names = {}
-        self._cache = None
+        self._cache = {}
         self.defects = []
         self.version = "SIP/2.0"
         self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
@@ -137,7 +142,16 @@ class Message:
         if values is None and self._raw is not None:
             raw = self._raw.get(key)
             if raw is not None:
-                values = self._headers[key] = _normalize(key, raw)
+                # _normalize, with its usual case inlined
+                value = raw[0]
+                if (
+                    len(raw) == 1
+                    and "\n" not in value
+                    and ("," not in value or key not in ENTITY_LIST_KEYS)
+                ):
+                    values = self._headers[key] = [value.strip(" \t")]
+                else:
+                    values = self._headers[key] = _normalize(key, raw)
         return values
 
     def _materialize(self) -> dict[str, list[str]]:
@@ -165,11 +179,23 @@ class Message:
         """Every value of a header, in order (list headers: one per entry)."""
         key = INDEX_KEYS.get(name) or index_key(name)
         values = self._headers.get(key)
-        if values is None:
-            values = self._values(key)
+        if values is None:  # _values(), inlined, with _normalize's usual case
+            raw = self._raw
+            if raw is None:
+                return []
+            values = raw.get(key)
             if values is None:
                 return []
-        return values[:]
+            value = values[0]
+            if (
+                len(values) == 1
+                and "\n" not in value
+                and ("," not in value or key not in ENTITY_LIST_KEYS)
+            ):
+                values = self._headers[key] = [value.strip(" \t")]
+            else:
+                values = self._headers[key] = _normalize(key, values)
+        return values.copy()
 
     def has_header(self, name: str) -> bool:
         key = INDEX_KEYS.get(name) or index_key(name)
@@ -191,36 +217,45 @@ class Message:
         key = INDEX_KEYS.get(name) or index_key(name)
         # Cached under the key itself for index 0 (no tuple to build), else (key, index).
         cache_key: str | tuple[str, int] = key if index == 0 else (key, index)
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        else:
-            hit = cache.get(cache_key, _MISSING)
+        values = self._headers.get(key)
+        if values is not None:
+            hit = self._cache.get(cache_key, _MISSING)
             if hit is not _MISSING:
                 return hit
-        values = self._headers.get(key)
-        if values is None:  # _values(), inlined
+        else:
+            # The first read of this header (nothing of it parsed or cached yet):
+            # _values(), inlined, with _normalize's usual case.
             raw = self._raw
             if raw is None:
                 return None
             values = raw.get(key)
             if values is None:
                 return None
-            values = self._headers[key] = _normalize(key, values)
-        if index >= len(values) or index < -len(values):
+            value = values[0]
+            if (
+                len(values) == 1
+                and "\n" not in value
+                and ("," not in value or key not in ENTITY_LIST_KEYS)
+            ):
+                values = self._headers[key] = [value.strip(" \t")]
+            else:
+                values = self._headers[key] = _normalize(key, values)
+        try:
+            value = values[index]
+        except IndexError:
             return None
-        # headers.parse_keyed, inlined: this is the path of every typed read.
+        # headers.parse_entry, inlined: this is the path of every typed read.
         parser = KEY_PARSERS.get(key)
         if parser is None:
-            parsed = values[index]
+            parsed: Any = value
         else:
             try:
-                parsed = parser(values[index])
+                parsed = parser(value)
             except ParseError:
                 raise
             except (ValueError, IndexError) as exc:  # pragma: no cover - defensive boundary
                 raise ParseError(str(exc), header=self._names.get(key, key)) from None
-        cache[cache_key] = parsed
+        self._cache[cache_key] = parsed
         return parsed
 
     def get_token_list(self, name: str) -> list[str]:
@@ -238,11 +273,19 @@ class Message:
     def add_header(self, name: str, value: Any, *, first: bool = False) -> None:
         """Add a value to a header, at the end or (``first=True``) before the others.
 
+        ``value`` is text, a typed value, or a list of them (each added in order).
+
         Raises:
             websip.ParseError: the name is not a token, or the value holds CR/LF.
         """
         if not is_token(name):
             raise ParseError(f"invalid header name {name!r}")
+        if isinstance(value, list | tuple):
+            # Several values (what parse_header gives for a list header): one each,
+            # never the Python repr of the list.
+            for item in reversed(value) if first else value:
+                self.add_header(name, item, first=first)
+            return
         key, spelling = index_name(name)
         # Stripped as parse_message strips values, so that parse(bytes(m)) == m.
         text = str(value).strip(" \t")
@@ -283,7 +326,8 @@ class Message:
 
     def _forget(self, key: str) -> None:
         if self._cache:
-            for cached in [k for k in self._cache if k == key or (isinstance(k, tuple) and k[0] == key)]:
+            stale = [k for k in self._cache if k == key or (isinstance(k, tuple) and k[0] == key)]
+            for cached in stale:
                 del self._cache[cached]
 
     @property
@@ -444,7 +488,7 @@ class Request(Message):
         clone._headers = {k: list(v) for k, v in self._materialize().items()}
         clone._raw = None
         clone._names = dict(self._names)
-        clone._cache = None
+        clone._cache = {}
         clone.body = self.body
         clone.defects = list(self.defects)
         clone.version = self.version
@@ -550,7 +594,7 @@ class Response(Message):
         clone._headers = {k: list(v) for k, v in self._materialize().items()}
         clone._raw = None
         clone._names = dict(self._names)
-        clone._cache = None
+        clone._cache = {}
         clone.body = self.body
         clone.defects = list(self.defects)
         clone.version = self.version
@@ -625,48 +669,79 @@ def parse_message(
         # 400 with the Via/From/To/Call-ID it received; the message is defective.
         head = data[start:end].decode("utf-8", "surrogateescape")
         not_utf8 = f"header block is not UTF-8 (byte {start + exc.start})"
-    # ("\n " also finds "\r\n ": two scans of the header block instead of four.)
-    if "\n " in head or "\n\t" in head:
-        head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
-    if sep_len == 2 or (sep_len == 0 and not data.endswith(b"\r\n")):
-        head = head.replace("\r\n", "\n").replace("\n", "\r\n")
-    lines = head.split("\r\n")
-    if len(lines) - 1 > max_headers:
-        raise MessageTooLargeError(f"more than {max_headers} header lines")
-    if len(head) > max_line_length and max(map(len, lines)) > max_line_length:
-        raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
-    if sep_len == 0 and len(lines) > 1:
-        lines.pop()  # the empty string after the last line's CRLF
-    message = _parse_start_line(lines[0])
-    defects = message.defects
-    if not_utf8 is not None:
-        defects.append(not_utf8)
-    if sep_len == 0:
-        defects.append("no empty line after the header block")
 
-    # The header index (see Message): values stay raw here, _values() strips and
-    # splits them when read. Fast path: file every line under its name as
-    # written, then check with one C-level set operation that all names are
-    # canonical spellings, i.e. already index keys. Otherwise re-key the names
-    # (_rekey), or go line by line (_index_lines) when a line has no colon.
-    raw: dict[str, list[str]] | None = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon:
-            raw = None
-            break
-        values = raw.get(name)
-        if values is None:
-            raw[name] = [value]
-        else:
-            values.append(value)
+    # Fast path, for a CRLF message whose lines fit the limits and whose start
+    # line is not folded: no scan for folding (RFC 3261 7.3.1) up front, which
+    # costs as much as indexing the lines. A continuation line has no header name
+    # of its own, so the fast indexing below fails on it and the header block is
+    # then scanned (and re-read through the careful path if folded). A fold after
+    # a bare LF inside a value is undone when the value is read (_normalize).
     names: dict[str, str] = {}
+    raw: dict[str, list[str]] | None = None
+    lines = head.split("\r\n") if sep_len == 4 else []
+    if (
+        lines
+        and len(lines) - 1 <= max_headers
+        and (len(head) <= max_line_length or max(map(len, lines)) <= max_line_length)
+        and "\n" not in lines[0]
+        and (len(lines) == 1 or lines[1][:1] not in (" ", "\t"))
+    ):
+        message = _parse_start_line(lines[0])
+        defects = message.defects
+        if not_utf8 is not None:
+            defects.append(not_utf8)
+        # The header index (see Message): values stay raw here, _normalize() strips
+        # and splits them when read. File every line under its name as written,
+        # then check with one C-level set operation that all names are canonical
+        # spellings, i.e. already index keys. Otherwise re-key the names
+        # (_rekey), or go line by line (_index_lines) when a line has no colon.
+        raw = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                raw = None
+                break
+            values = raw.get(name)
+            if values is None:
+                raw[name] = [value]
+            else:
+                values.append(value)
+        if raw is None or not raw.keys() <= KNOWN_SPELLINGS:
+            # ("\n " also finds "\r\n ": two scans of the header block, not four.)
+            if "\n " in head or "\n\t" in head:
+                raw = None  # folded: the careful path
+            elif raw is None:
+                raw = _index_lines(lines, names, defects)
+            else:
+                raw = _rekey(raw, names) or _index_lines(lines, names, defects)
     if raw is None:
+        # The careful path: unfold, make bare LFs CRLF, check the limits, then
+        # index line by line.
+        if "\n " in head or "\n\t" in head:
+            head = _FOLD_RE.sub(" ", head)  # RFC 3261 7.3.1: folding is LWS
+        if sep_len == 2 or (sep_len == 0 and not data.endswith(b"\r\n")):
+            head = head.replace("\r\n", "\n").replace("\n", "\r\n")
+        lines = head.split("\r\n")
+        if len(lines) - 1 > max_headers:
+            raise MessageTooLargeError(f"more than {max_headers} header lines")
+        if len(head) > max_line_length and max(map(len, lines)) > max_line_length:
+            raise MessageTooLargeError(f"a line is longer than {max_line_length} characters")
+        if sep_len == 0 and len(lines) > 1:
+            lines.pop()  # the empty string after the last line's CRLF
+        message = _parse_start_line(lines[0])
+        defects = message.defects
+        if not_utf8 is not None:
+            defects.append(not_utf8)
+        if sep_len == 0:
+            defects.append("no empty line after the header block")
         raw = _index_lines(lines, names, defects)
-    elif not raw.keys() <= KNOWN_SPELLINGS:
-        raw = _rekey(raw, names) or _index_lines(lines, names, defects)
-    message._raw = raw
-    message._headers = {}
+        # Normalised at once, without _normalize's unfolding: the header block
+        # is unfolded already, and a second pass could find new folds.
+        message._headers = {key: _normalize(key, values, False) for key, values in raw.items()}
+        message._raw = None
+    else:
+        message._headers = {}
+        message._raw = raw
     message._names = names
 
     body_start = end + sep_len
@@ -677,6 +752,10 @@ def parse_message(
         # the body is the rest of the message.
         message.body = data[body_start:]
     else:
+        if message._raw is None:
+            length_values = message._headers["Content-Length"]
+        elif len(length_values) > 1 or "\n" in length_values[0]:
+            length_values = _normalize("Content-Length", length_values)
         text = length_values[0].strip()
         if len(length_values) > 1 and any(v.strip() != text for v in length_values):
             defects.append("several different Content-Length values")
@@ -686,6 +765,16 @@ def parse_message(
             message.body = data[body_start:]
         else:
             length = int(text)
+            if (
+                message._raw is not None
+                and len(length_values) == 1
+                and length <= 0xFFFFFFFF
+                and length_values[0].strip(" \t") == text
+            ):
+                # The typed value parse_header("Content-Length") would give: framing
+                # has parsed it, so it is filed (and the value normalised) now.
+                message._headers["Content-Length"] = [text]
+                message._cache["Content-Length"] = length
             if length > available:
                 # RFC 4475 3.1.2.2: a Content-Length larger than the body is a 400.
                 defects.append(f"Content-Length {length} is larger than the body ({available})")
@@ -696,11 +785,16 @@ def parse_message(
     return message
 
 
-def _normalize(key: str, raw: list[str]) -> list[str]:
-    """Raw values of a header (text after the colon) as a message keeps them."""
+def _normalize(key: str, raw: list[str], unfold: bool = True) -> list[str]:
+    """Raw values of a header (text after the colon) as a message keeps them:
+    unfolded (a bare LF and whitespace: parse_message's fast path leaves them;
+    ``unfold=False`` when the whole header block was unfolded already), stripped,
+    list headers cut into entries."""
     if key in ENTITY_LIST_KEYS:
         values: list[str] = []
         for value in raw:
+            if unfold and "\n" in value:
+                value = _FOLD_RE.sub(" ", value)
             value = value.strip(" \t")
             if "," in value:
                 values.extend(split_list(value))
@@ -708,8 +802,14 @@ def _normalize(key: str, raw: list[str]) -> list[str]:
                 values.append(value)
         return values
     if len(raw) == 1:
-        return [raw[0].strip(" \t")]
-    return [value.strip(" \t") for value in raw]
+        value = raw[0]
+        if unfold and "\n" in value:
+            value = _FOLD_RE.sub(" ", value)
+        return [value.strip(" \t")]
+    return [
+        (_FOLD_RE.sub(" ", value) if unfold and "\n" in value else value).strip(" \t")
+        for value in raw
+    ]
 
 
 def _rekey(raw: dict[str, list[str]], names: dict[str, str]) -> dict[str, list[str]] | None:
@@ -730,7 +830,9 @@ def _rekey(raw: dict[str, list[str]], names: dict[str, str]) -> dict[str, list[s
     return out
 
 
-def _index_lines(lines: list[str], names: dict[str, str], defects: list[str]) -> dict[str, list[str]]:
+def _index_lines(
+    lines: list[str], names: dict[str, str], defects: list[str]
+) -> dict[str, list[str]]:
     """The raw index, line by line, reporting lines that are not headers."""
     names.clear()
     raw: dict[str, list[str]] = {}
@@ -766,7 +868,8 @@ def _parse_start_line(line: str) -> Request | Response:
             and line[:7] == "SIP/2.0"
             and code.isdigit()
             and code.isascii()
-            and (len(line) == 11 or line[11] == " ")
+            and len(code) == 3
+            and line[11:12] in ("", " ")
             and "\r" not in line
             and "\n" not in line
         ):
@@ -775,7 +878,7 @@ def _parse_start_line(line: str) -> Request | Response:
             if not 100 <= status <= 699:
                 raise ParseError(f"status code {status} out of range", line=1)
             response.reason_phrase = line[12:]
-            response._cache = None
+            response._cache = {}
             response.defects = []
             response.version = "SIP/2.0"
             return response
@@ -788,7 +891,7 @@ def _parse_start_line(line: str) -> Request | Response:
         response = Response.__new__(Response)
         response.status_code = status
         response.reason_phrase = m.group(3) or ""
-        response._cache = None
+        response._cache = {}
         response.defects = []
         response.version = m.group(1)
         return response
@@ -802,7 +905,7 @@ def _parse_start_line(line: str) -> Request | Response:
     request.method = method
     request._ruri = None
     request._ruri_text = ruri_text
-    request._cache = None
+    request._cache = {}
     request.defects = defects = []
     request.version = version
     if version != "SIP/2.0" and _SIP_VERSION_RE.fullmatch(version) is None:

@@ -18,12 +18,12 @@ from .abnf import QUOTED_STRING, TOKEN, TOKEN_CHARS, is_token, quote, unquote
 # generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string
 # lenient: LWS is allowed around ";" and "=" as RFC 3261 25.1 SEMI/EQUAL define it.
 _GEN_VALUE = rf"{QUOTED_STRING}|[{TOKEN_CHARS}:\[\]]+"
-_GENERIC_PARAM_RE = re.compile(
-    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({_GEN_VALUE}))?[ \t]*"
-)
+_GENERIC_PARAM_RE = re.compile(rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({_GEN_VALUE}))?[ \t]*")
 # Two C-level passes instead of a Python loop: the first finds where the run of
 # parameters ends (validating it), the second extracts them (only from that run).
-GENERIC_PARAMS_SPAN = rf"(?:[ \t]*;[ \t]*{TOKEN}(?:[ \t]*=[ \t]*(?:{_GEN_VALUE}))?[ \t]*)*"
+# (Possessive quantifiers, see abnf.HOSTNAME_LABELS: a token stops at "=", ";" or
+# whitespace, and a parameter whose value does not match is one without a value.)
+GENERIC_PARAMS_SPAN = rf"(?:[ \t]*+;[ \t]*+{TOKEN}+(?:[ \t]*+=[ \t]*+(?:{_GEN_VALUE}))?+[ \t]*+)*+"
 _GENERIC_PARAMS_SPAN_RE = re.compile(GENERIC_PARAMS_SPAN)
 _UNQUOTED_VALUE_RE = re.compile(rf"[{TOKEN_CHARS}:\[\]]+")
 
@@ -37,7 +37,7 @@ def scan_generic_params(text: str, pos: int, header: str | None) -> tuple[str, i
     span = _GENERIC_PARAMS_SPAN_RE.match(text, pos)
     end = span.end() if span is not None else pos
     if end < len(text) and text[end] == ";":
-        raise ParseError(f"malformed parameter at {text[end:end + 20]!r}", header=header)
+        raise ParseError(f"malformed parameter at {text[end : end + 20]!r}", header=header)
     return text[pos:end], end
 
 

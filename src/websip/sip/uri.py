@@ -18,6 +18,7 @@ from websip.exceptions import ParseError
 from .abnf import (
     ESCAPE_ERROR,
     HNV_CHARS,
+    HOSTNAME_LABELS,
     IPV6_REFERENCE,
     PARAM_CHARS,
     PASSWORD_CHARS,
@@ -33,15 +34,15 @@ __all__ = ["URI"]
 # userinfo = ( user / telephone-subscriber ) [ ":" password ] "@"
 # Seven groups: scheme, user, password, host, port, params, headers. A fragment,
 # so that headers.py can match a whole name-addr and its URI in one pass.
+# (Possessive quantifiers: see abnf.HOSTNAME_LABELS. user, password, port,
+# params and headers each stop at a character that their class does not hold.)
 SIP_URI = (
     r"([sS][iI][pP][sS]?):"
-    rf"(?:([{USER_CHARS}]+)(?::([{PASSWORD_CHARS}]*))?@)?"
-    # hostname as dot-separated non-empty labels, so only IPv6 references and
-    # dotted-decimal hosts need a second look (is_valid_host).
-    rf"({IPV6_REFERENCE}|(?:[A-Za-z0-9\-]+\.)*[A-Za-z0-9\-]+\.?)"
-    rf"(?::({PORT}))?"
-    rf"((?:;[{PARAM_CHARS}=]*)*)"
-    rf"(?:\?([{HNV_CHARS}=&]*))?"
+    rf"(?:([{USER_CHARS}]++)(?::([{PASSWORD_CHARS}]*+))?@)?"
+    rf"({IPV6_REFERENCE}|{HOSTNAME_LABELS})"
+    rf"(?::({PORT}+))?"
+    rf"((?:;[{PARAM_CHARS}=]*+)*+)"
+    rf"(?:\?([{HNV_CHARS}=&]*+))?"
 )
 _SIP_URI_RE = re.compile(SIP_URI)
 # telephone-uri = "tel:" telephone-subscriber (RFC 3966 3); lenient on the number.
@@ -264,7 +265,8 @@ class URI:
         """Parse a URI; raises :class:`websip.ParseError` if ``text`` is not one."""
         m = _SIP_URI_RE.fullmatch(text)
         if m is not None:
-            return sip_uri(*m.groups(), text)
+            scheme, user, password, host, port, params, headers = m.groups()
+            return sip_uri(scheme, user, password, host, port, params, headers, text)
         m = _TEL_URI_RE.fullmatch(text)
         if m is not None:
             uri = cls.__new__(cls)
