@@ -24,8 +24,6 @@ EXIT_PARSE_ERROR = 3
 def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_describe(v) for v in value) + "]"
-    if isinstance(value, str):
-        return repr(value)
     return repr(value)
 
 

@@ -59,7 +59,7 @@ from .events import (
     RequestReceived,
     ResponseReceived,
 )
-from .exceptions import LocalProtocolError, ParseError, RequestError
+from .exceptions import LocalProtocolError, ParseError, RemoteProtocolError, RequestError
 from .sanity import MergedRequestDetector, check_ack, check_request, check_response
 from .sip import CSeq, Request, Response, parse_message
 from .transaction import layer as tl
@@ -160,7 +160,7 @@ class Core:
         self._by_server_key: dict[tl.ServerKey, _Incoming] = {}
         self._dialogs: dict[DialogId, Dialog] = {}
         self._retransmitters: dict[
-            tuple[str, int], tuple[TwoHundredRetransmitter[Response], str]
+            tuple[str, int], tuple[TwoHundredRetransmitter[Response], str, tl.ServerKey]
         ] = {}
 
     # -- identifiers (RFC 3261 19.3) ---------------------------------------------
@@ -202,19 +202,22 @@ class Core:
     def get_timer(self) -> float | None:
         """The earliest deadline; call :meth:`handle_timer` then. None: no timer."""
         deadlines = [self.layer.get_timer()]
-        deadlines += [r.get_timer() for r, _ in self._retransmitters.values()]
+        deadlines += [r.get_timer() for r, _, _ in self._retransmitters.values()]
         return min((d for d in deadlines if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
         """Fire whatever is due at ``now`` (an early call does nothing)."""
         self._layer_events(self.layer.handle_timer(now), now)
-        for key, (retransmitter, transaction_id) in list(self._retransmitters.items()):
+        for key, (retransmitter, transaction_id, server_key) in list(self._retransmitters.items()):
             deadline = retransmitter.get_timer()
             if deadline is None or deadline > now:
                 continue
             for output in retransmitter.handle_timer(now):
                 if isinstance(output, SendResponse):
-                    self._send_2xx_again(transaction_id, output.response, now)
+                    # The layer sends through the transaction while it is Accepted
+                    # and straight to the transport once it is gone (13.3.1.4).
+                    events = self.layer.send_response(server_key, output.response, now)
+                    self._layer_events(events, now)
                 elif isinstance(output, NoAckReceived):
                     del self._retransmitters[key]
                     self._events.append(
@@ -239,7 +242,7 @@ class Core:
     def connection_lost(self, now: float) -> None:
         """The transport is gone: every client transaction fails with CONNECTION_ERROR."""
         self._layer_events(self.layer.transport_error(now), now)
-        for retransmitter, _ in self._retransmitters.values():
+        for retransmitter, _, _ in self._retransmitters.values():
             retransmitter.stop()
         self._retransmitters.clear()
 
@@ -306,6 +309,7 @@ class Core:
             self._retransmitters[(record.request.call_id, record.request.cseq.seq)] = (
                 retransmitter,
                 transaction_id,
+                record.key,
             )
 
     def send_ack(self, ack: Request, now: float) -> None:
@@ -492,8 +496,8 @@ class Core:
                 return
             try:
                 dialog.receive_request(request)
-            except Exception as exc:  # RemoteProtocolError carries the status
-                self._reply(record, getattr(exc, "status_code", 500), now)
+            except RemoteProtocolError as exc:  # 500 out of order, 481 terminated, ...
+                self._reply(record, exc.status_code, now)
                 return
         elif request.method == "OPTIONS" and self.auto_options:
             self._answer_options(record, now)
@@ -548,10 +552,3 @@ class Core:
         to_tag = None if record.request.to_tag else self.new_tag()
         response = Response.for_request(record.request, status, to_tag=to_tag, headers=headers)
         self.send_response(record.transaction_id, response, now)
-
-    def _send_2xx_again(self, transaction_id: str, response: Response, now: float) -> None:
-        record = self._incoming.get(transaction_id)
-        if record is not None:
-            self._layer_events(self.layer.send_response(record.key, response, now), now)
-        else:
-            self._out.append(response.to_bytes())
