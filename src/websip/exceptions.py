@@ -26,6 +26,7 @@ __all__ = [
     "ParseError",
     "RemoteProtocolError",
     "RequestError",
+    "TransportError",
     "WebsipError",
 ]
 
@@ -111,3 +112,15 @@ class RequestError(WebsipError):
         super().__init__(text)
         self.cause = cause
         self.response = response
+
+
+class TransportError(WebsipError, ConnectionError):
+    """No WebSocket connection could be made (unreachable, refused, TLS).
+
+    Attributes:
+        hint: what a person should check, in one sentence.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
