@@ -52,7 +52,7 @@ from .messaging import check_extra_headers
 from .sip import URI, NameAddr, Request, Response
 
 __all__ = [
-    "REFRESH_SUPPORTED",
+    "REGISTER_SUPPORTED",
     "Gruu",
     "Registered",
     "Registration",
@@ -66,10 +66,10 @@ __all__ = [
 
 logger = logging.getLogger("websip.registration")
 
-REFRESH_SUPPORTED = "path, gruu, outbound"
+REGISTER_SUPPORTED = "path, gruu, outbound"
 """The Supported value of every REGISTER, as JsSIP sends it: Path (RFC 3327) so
 that an edge proxy may record itself, ``gruu`` (RFC 5627 4.1) to be given GRUUs,
-``outbound`` (RFC 5626 4.2.1) for flow-aware registration."""
+``outbound`` (RFC 5626 4.2) for flow-aware registration."""
 
 # Successive 423 answers followed before giving up (each must raise the interval).
 _MAX_INTERVAL_RETRIES = 3
@@ -94,12 +94,12 @@ class RegistrationState(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Gruu:
-    """The GRUUs the registrar assigned to our binding (RFC 5627 5.1)."""
+    """The GRUUs the registrar assigned to our binding (RFC 5627 4.2)."""
 
     pub_gruu: URI | None = None
     """The public GRUU: stable, reveals the AoR."""
     temp_gruu: URI | None = None
-    """The temporary GRUU: for anonymous requests (RFC 5627 3.2)."""
+    """The temporary GRUU: for requests that must not reveal the AoR."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -180,7 +180,7 @@ class Registration:
         expires: the interval to ask for (RFC 3261 10.2.1.1), raised by a 423.
         instance_urn: the ``+sip.instance`` (RFC 5626 4.1), a URN or a bare UUID;
             None: neither ``+sip.instance`` nor ``reg-id`` (no outbound, no GRUU).
-        reg_id: the ``reg-id`` of the flow (RFC 5626 4.2.1), or None.
+        reg_id: the ``reg-id`` of the flow (RFC 5626 4.2), or None.
         extra_contact_params: ``"name=value"`` or ``"name"`` parameters added to
             the Contact of every REGISTER (JsSIP's ``extraContactParams``).
         route: preloaded Route header values (RFC 3261 8.1.2).
@@ -216,7 +216,7 @@ class Registration:
         self.aor = aor
         self.contact_uri = contact_uri
         self.instance_urn = _normalize_urn(instance_urn)
-        # RFC 5626 4.2.1: reg-id only goes with +sip.instance.
+        # RFC 5626 4.2: reg-id only goes with +sip.instance.
         self.reg_id = reg_id if self.instance_urn is not None else None
         self._contact_flags, self._contact_extra = self._build_contact_params(extra_contact_params)
         for value in route:
@@ -284,10 +284,10 @@ class Registration:
         """Remove our binding (``all``: every binding of the AoR, RFC 3261 10.2.2).
 
         Allowed in any state (``all=True`` clears bindings left by an earlier
-        run). As in JsSIP, :attr:`is_registered` is False from now on; the
-        outcome is :class:`Unregistered`. Queued behind a request in flight,
-        except when an un-REGISTER that covers it is in flight already (its id
-        is returned then).
+        run). As in JsSIP, :attr:`is_registered` is False from the moment the
+        un-REGISTER is sent; the outcome is :class:`Unregistered`. Queued behind
+        a request in flight, except when an un-REGISTER that covers it is in
+        flight already (its id is returned then).
         """
         extra = check_extra_headers(extra_headers)
         pending = self._pending
@@ -375,11 +375,11 @@ class Registration:
     def contact_for_requests(self, anonymous: bool = False) -> NameAddr:
         """The Contact for our other requests (INVITE, SUBSCRIBE, ...), as JsSIP.
 
-        The public GRUU once the registrar gave one (RFC 5627 4.3), the temporary
+        The public GRUU once the registrar gave one (RFC 5627 4.4), the temporary
         GRUU for an anonymous request; else the contact URI (for an anonymous
         request ``sip:anonymous@anonymous.invalid``), with ``;ob`` while outbound
         is in use, so that in-dialog requests come back over this flow (RFC 5626
-        5.4).
+        4.3).
         """
         gruu = self.gruu
         if anonymous:
@@ -404,7 +404,7 @@ class Registration:
         caller's, where JsSIP writes them)."""
         if isinstance(extra_contact_params, str):
             raise TypeError("extra_contact_params is a list of 'name=value' strings")
-        # RFC 5768 4.2: +sip.ice says we do ICE; RFC 5626 4.2.1: reg-id and
+        # RFC 5768: +sip.ice says we do ICE; RFC 5626 4.2: reg-id and
         # +sip.instance ask for outbound; RFC 5627 4.1: +sip.instance asks for GRUU.
         flags = ";+sip.ice"
         if self.reg_id is not None:
@@ -443,7 +443,7 @@ class Registration:
             ("CSeq", f"{self.cseq} REGISTER"),
             ("Contact", contact),
             ("Expires", str(expires)),  # RFC 3261 10.2.1.1, and JsSIP writes both
-            ("Supported", REFRESH_SUPPORTED),
+            ("Supported", REGISTER_SUPPORTED),
         ]
         headers += self.extra_headers
         headers += request.extra
@@ -489,14 +489,13 @@ class Registration:
     def _on_success(self, response: Response, now: float) -> list[RegistrationEvent]:
         binding = self._find_binding(response)
         # RFC 3261 10.2.4: the expires parameter of our Contact in the 2xx, else
-        # the Expires header field, else (RFC 3261 10.3 step 7 default) what we asked.
+        # the Expires header field, else (JsSIP's fallback) what we asked for.
         expires = binding.expires if binding is not None else None
         if expires is None:
             expires = _header_int(response, "Expires")
         if expires is None:
             if binding is None:
-                logger.info("2xx to REGISTER lists no binding of ours; assuming %d s",
-                            self.requested_expires)  # fmt: skip
+                logger.info("2xx to REGISTER lists no binding of ours")
             expires = self.requested_expires
         if expires == 0:
             # A 2xx that grants nothing: no binding, whatever the status says.
@@ -599,7 +598,7 @@ def _tokens(response: Response, name: str) -> set[str]:
 
 
 def _gruu_of(binding: NameAddr) -> Gruu | None:
-    """RFC 5627 5.1: pub-gruu and temp-gruu are quoted URIs in our Contact."""
+    """RFC 5627 4.2: pub-gruu and temp-gruu are quoted URIs in our Contact."""
     pub = _uri_param(binding, "pub-gruu")
     temp = _uri_param(binding, "temp-gruu")
     if pub is None and temp is None:

@@ -726,7 +726,8 @@ class UA:
     def _registration_event(self, event: object) -> None:
         if isinstance(event, Registered):
             self._resolve(self._register_waiters, event.response)
-            self._events.emit("registered", RegisteredEvent(response=event.response))
+            if not event.refreshed:  # JsSIP: "registered" on the transition only
+                self._events.emit("registered", RegisteredEvent(response=event.response))
         elif isinstance(event, Unregistered):
             if event.cause is None:
                 self._resolve(self._unregister_waiters, event.response)
