@@ -310,3 +310,92 @@ async def test_stop_unregisters_and_closes(kamailio: Any) -> None:
         assert ua.is_registered()
     assert not ua.is_connected()
     assert kamailio.contacts("carol") == []
+
+
+async def test_a_frozen_server_is_noticed_by_the_keepalive(kamailio_factory: Any) -> None:
+    """SIGSTOP keeps the TCP connection open: only the keep-alive can tell."""
+    import os
+    import signal
+
+    server = kamailio_factory()
+    ua = websip.UA(
+        uri=server.aor("carol"),
+        ws_servers=server.ws_url,
+        password=server.password("carol"),
+        keepalive_interval=0.3,
+        keepalive_timeout=0.3,
+        connection_recovery_min_interval=0.1,
+        connection_recovery_max_interval=0.5,
+    )
+    disconnected: list[DisconnectedEvent] = []
+    ua.on("disconnected", disconnected.append)
+    try:
+        await ua.start(timeout=10)
+        os.killpg(server.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            for _ in range(300):
+                if disconnected:
+                    break
+                await asyncio.sleep(0.01)
+            noticed_after = time.monotonic() - frozen_at
+        finally:
+            os.killpg(server.pid, signal.SIGCONT)
+        assert disconnected and disconnected[0].error
+        assert disconnected[0].cause == causes.CONNECTION_ERROR
+        # interval + timeout = 0.6 s, plus scheduling slack on a busy machine
+        assert noticed_after < 0.6 + 0.6
+        await ua.wait_for("registered", timeout=10)
+        assert ua.is_registered()
+    finally:
+        await ua.stop()
+
+
+async def test_423_interval_too_brief_is_retried(kamailio_factory: Any) -> None:
+    server = kamailio_factory(min_expires=120, min_expires_mode=1)
+    wire = Wire()
+    ua = websip.UA(
+        uri=server.aor("alice"),
+        ws_servers=server.ws_url,
+        password=server.password("alice"),
+        register_expires=60,
+        on_trace=wire,
+    )
+    try:
+        await ua.start(timeout=10)
+        assert ua.is_registered()
+        expires = [r.get_header("Expires") for r in wire.sent_requests("REGISTER")]
+        assert expires[0] == "60" and expires[-1] == "120"
+    finally:
+        await ua.stop()
+
+
+async def test_registration_expiring_leaves_the_refresh_to_the_listener(
+    kamailio: Any, make_ua: UAFactory
+) -> None:
+    from websip.aio.events import RegistrationExpiringEvent
+
+    wire = Wire()
+    ua = make_ua("dave", register_expires=2, on_trace=wire)
+    expiring: list[RegistrationExpiringEvent] = []
+    ua.on("registration_expiring", expiring.append)
+    await ua.start(timeout=10)
+    before = len(wire.sent_requests("REGISTER"))
+    await ua.wait_for("registration_expiring", timeout=5)
+    assert len(expiring) == 1
+    assert len(wire.sent_requests("REGISTER")) == before  # nothing sent by itself
+    response = await ua.register()
+    assert response.status_code == 200 and ua.is_registered()
+
+
+async def test_registration_refreshes_by_itself_without_a_listener(make_ua: UAFactory) -> None:
+    wire = Wire()
+    ua = make_ua("dave", register_expires=2, on_trace=wire)
+    registered: list[RegisteredEvent] = []
+    ua.on("registered", registered.append)
+    await ua.start(timeout=10)
+    before = len(wire.sent_requests("REGISTER"))
+    await asyncio.sleep(1.5)  # refresh at half of 2 s
+    assert len(wire.sent_requests("REGISTER")) > before
+    assert ua.is_registered()
+    assert len(registered) == 1  # a refresh is not a new "registered"
