@@ -661,9 +661,6 @@ class UA:
             for session in list(self._sessions):
                 session._connection_lost()
         code = getattr(error, "code", None)
-        rcvd = getattr(error, "rcvd", None)
-        if rcvd is not None:
-            code = getattr(rcvd, "code", code)
         self._events.emit(
             "disconnected",
             DisconnectedEvent(
@@ -671,7 +668,7 @@ class UA:
                 error=error is not None,
                 cause=causes.CONNECTION_ERROR if error is not None else None,
                 code=code if isinstance(code, int) else None,
-                reason=str(error) if error is not None else "closed",
+                reason=getattr(error, "reason", str(error)) if error is not None else "closed",
             ),
         )
         self._pump()
