@@ -49,12 +49,14 @@ if TYPE_CHECKING:
         SipEvent,
         UnregisteredEvent,
     )
+    from .aio.session import RTCSession
     from .aio.ua import UA, IncomingRequest, OutgoingMessage
 
 # The asyncio shell is imported on first use, so that ``import websip.sip`` (or
 # the core) never loads asyncio or websockets (DESIGN.md 1).
 _LAZY = {
     "UA": "websip.aio.ua",
+    "RTCSession": "websip.aio.session",
     "IncomingRequest": "websip.aio.ua",
     "OutgoingMessage": "websip.aio.ua",
     "ConnectedEvent": "websip.aio.events",
@@ -102,6 +104,7 @@ __all__ = [
     "NewRTCSessionEvent",
     "OutgoingMessage",
     "ParseError",
+    "RTCSession",
     "RegisteredEvent",
     "RegistrationExpiringEvent",
     "RegistrationFailedEvent",

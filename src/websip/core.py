@@ -76,7 +76,11 @@ DEFAULT_ALLOWED_METHODS = frozenset(
      "REFER", "NOTIFY", "SUBSCRIBE"}
 )  # fmt: skip
 DEFAULT_SUPPORTED = frozenset({"path", "gruu", "outbound", "replaces", "timer", "100rel", "ice"})
-DEFAULT_ACCEPT = frozenset({"application/sdp", "application/dtmf-relay", "text/plain"})
+# message/sipfrag: the NOTIFYs of a REFER's implicit subscription (RFC 3515 2.4.5).
+_APPLICATION_BODIES = frozenset({"MESSAGE", "INFO", "NOTIFY"})
+DEFAULT_ACCEPT = frozenset(
+    {"application/sdp", "application/dtmf-relay", "text/plain", "message/sipfrag"}
+)
 
 
 @dataclass
@@ -360,7 +364,9 @@ class Core:
             request,
             supported=self.supported,
             allowed_methods=self.allowed_methods,
-            accepted_types=self.accept,
+            # MESSAGE, INFO and NOTIFY bodies are the application's to judge
+            # (JsSIP hands every one over); 415 only for session descriptions.
+            accepted_types=None if request.method in _APPLICATION_BODIES else self.accept,
             merged=self._merged,
             now=now,
             to_tag=to_tag,

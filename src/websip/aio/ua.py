@@ -29,7 +29,7 @@ import logging
 import os
 import random as _random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from websip import causes
 from websip.auth import DigestCredentials
@@ -64,6 +64,7 @@ from .events import (
     DisconnectedEvent,
     NewMessageEvent,
     NewOptionsEvent,
+    NewRTCSessionEvent,
     RegisteredEvent,
     RegistrationExpiringEvent,
     RegistrationFailedEvent,
@@ -71,6 +72,9 @@ from .events import (
     UnregisteredEvent,
 )
 from .transport import ConnectionFailed, TransportOptions, WebSocketTransport
+
+if TYPE_CHECKING:
+    from websip.aio.session import RTCSession
 
 __all__ = ["UA", "IncomingRequest", "OutgoingMessage"]
 
@@ -269,8 +273,7 @@ class UA:
         self._pumping = False
         self._again = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Calls (websip.aio.session); kept loosely typed so the UA works without media.
-        self._sessions: list[Any] = []
+        self._sessions: list[RTCSession] = []
 
     # -- public: configuration and state ----------------------------------------
 
@@ -549,6 +552,8 @@ class UA:
                 while (event := self._core.next_event()) is not None:
                     self._dispatch(event)
                     self._flush()
+            if self._sessions:
+                self._sessions = [s for s in self._sessions if not s._finished()]
             self._rearm()
         finally:
             self._pumping = False
@@ -838,6 +843,153 @@ class UA:
         task.add_done_callback(self._tasks.discard)
 
     def _on_invite(self, event: RequestReceived) -> None:
-        # Calls arrive with the session layer (websip.aio.session); until one is
-        # plugged in, say so instead of leaving the caller ringing.
-        self._reply(event.request, event.transaction_id, 488, "Not Acceptable Here", [])
+        from websip.aio.session import RTCSession, SessionEventData
+        from websip.invite import InviteSession
+
+        config = self._config
+        now = self._now()
+        usage = InviteSession.incoming(
+            self._core,
+            event,
+            contact=self.contact,
+            now=now,
+            session_timers=config.session_timers,
+            refresh_method=config.session_timers_refresh_method,
+            no_answer_timeout=config.no_answer_timeout,
+        )
+        if usage.is_ended:  # refused by the usage's checks (415, 422, 400...)
+            usage.take_events()
+            return
+        replaced: RTCSession | None = None
+        if usage.replaces is not None:
+            # RFC 3891 3: the INVITE must match one of our dialogs.
+            status = 481
+            for candidate in self._sessions:
+                if candidate.usage is not None:
+                    verdict = candidate.usage.check_replaces(usage.replaces)
+                    if verdict is None:
+                        replaced, status = candidate, 0
+                        break
+                    if verdict != 481:
+                        status = verdict
+            if replaced is None:
+                usage.reject(now, status)
+                usage.take_events()
+                return
+        session = RTCSession(self, "incoming")
+        session.usage = usage
+        session.local_identity = usage.local_identity
+        session.remote_identity = usage.remote_identity
+        self._sessions.append(session)
+        session._process(usage.take_events())
+        self._events.emit(
+            "new_rtc_session",
+            NewRTCSessionEvent(originator="remote", session=session, request=event.request),
+        )
+        if replaced is not None:
+            tasks = replaced._emit(
+                "replaces", SessionEventData(originator="remote", request=event.request)
+            )
+            if not tasks and not replaced._events.listeners("replaces"):
+                # JsSIP: with no listener, the new call takes over at once.
+                if not session.is_ended() and not session._answering:
+                    session.answer()
+                if not replaced.is_ended():
+                    replaced.terminate()
+        if not session.is_ended() and usage.state.name == "WAITING_FOR_ANSWER":
+            # JsSIP sends 180 Ringing by itself once the application has seen the call.
+            with contextlib.suppress(LocalProtocolError):
+                session._usage_call(lambda t: usage.ringing(t))
+
+    # -- calls -------------------------------------------------------------------
+
+    def _make_media(self) -> Any:
+        if self.media_factory is not None:
+            return self.media_factory()
+        from websip.media import AiortcMediaHandler
+
+        return AiortcMediaHandler()
+
+    def call(
+        self,
+        target: URI | str,
+        *,
+        media: Any = None,
+        extra_headers: Sequence[str] | None = None,
+        anonymous: bool = False,
+        session_timers: bool | None = None,
+    ) -> RTCSession:
+        """Call ``target``; returns the RTCSession at once (the INVITE goes out
+        once the media handler has made its offer).
+
+        Args:
+            media: a :class:`websip.media.MediaHandler` (default: ``media_factory``
+                of the UA, else WebRTC audio through aiortc, sending silence).
+            extra_headers: ``"Name: value"`` lines for the INVITE.
+            anonymous: hide our identity (RFC 3323 ``Privacy: id``).
+            session_timers: override the ``session_timers`` parameter.
+
+        Raises:
+            TypeError, ValueError: a bad target or extra header.
+        """
+        from websip.aio.session import RTCSession
+
+        uri = self._target(target)
+        headers = check_extra_headers(extra_headers)
+        session = RTCSession(self, "outgoing", media if media is not None else self._make_media())
+        session.local_identity = self._config.identity
+        session.remote_identity = NameAddr(uri.copy())
+        self._sessions.append(session)
+        session._spawn(self._start_call(session, uri, headers, anonymous, session_timers))
+        return session
+
+    async def _start_call(
+        self,
+        session: RTCSession,
+        target: URI,
+        headers: list[tuple[str, str]],
+        anonymous: bool,
+        session_timers: bool | None,
+    ) -> None:
+        from websip.aio.session import SessionEventData
+        from websip.invite import InviteSession
+        from websip.media import MediaError
+
+        try:
+            offer = await session.media.create_offer()
+        except MediaError as exc:
+            logger.warning("cannot make an offer: %s", exc)
+            session._finish(
+                "failed", SessionEventData(originator="local", cause=causes.WEBRTC_ERROR)
+            )
+            return
+        if session.is_ended():
+            return  # terminated while the offer was being made
+        if not self.is_connected():
+            session._finish(
+                "failed", SessionEventData(originator="system", cause=causes.CONNECTION_ERROR)
+            )
+            return
+        session._local_sdp(offer)
+        config = self._config
+        usage = InviteSession.outgoing(
+            self._core,
+            local_identity=config.identity,
+            target=target,
+            contact=self._registration.contact_for_requests(anonymous=anonymous),
+            sdp=offer,
+            now=self._now(),
+            route=self._route(),
+            extra_headers=headers,
+            session_timers=config.session_timers if session_timers is None else session_timers,
+            refresh_method=config.session_timers_refresh_method,
+            anonymous=anonymous,
+        )
+        session.usage = usage
+        assert usage.request is not None
+        self._events.emit(
+            "new_rtc_session",
+            NewRTCSessionEvent(originator="local", session=session, request=usage.request),
+        )
+        session._process(usage.take_events())
+        self._pump()

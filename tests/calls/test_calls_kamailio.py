@@ -1,0 +1,266 @@
+"""Calls through a real Kamailio over WebSockets (issue 5): signaling and real audio.
+
+Media is WebRTC through aiortc on 127.0.0.1 only (ICE restricted to loopback, no
+STUN), or the signaling-only handler where audio is not the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import websip
+from websip import causes
+from websip.aio.session import SessionEventData
+from websip.media import AiortcMediaHandler, PcmSink, SignalingOnlyMediaHandler, ToneSource
+
+pytestmark = pytest.mark.kamailio
+
+UAFactory = Callable[..., websip.UA]
+LOOPBACK = ["127.0.0.1"]
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+def tail(sink: PcmSink, chunks: int) -> np.ndarray:
+    queued = list(sink._queue)[-chunks:]
+    return np.frombuffer(b"".join(queued), dtype=np.int16)
+
+
+@pytest.fixture
+async def make_ua(kamailio: Any) -> AsyncIterator[UAFactory]:
+    made: list[websip.UA] = []
+
+    def make(user: str, **params: Any) -> websip.UA:
+        media_factory = params.pop("media_factory", SignalingOnlyMediaHandler)
+        ua = websip.UA(
+            {
+                "uri": kamailio.aor(user),
+                "ws_servers": kamailio.ws_url,
+                "password": kamailio.password(user),
+                **params,
+            },
+            media_factory=media_factory,
+        )
+        made.append(ua)
+        return ua
+
+    yield make
+    for ua in made:
+        await ua.stop()
+
+
+async def started(*uas: websip.UA) -> None:
+    await asyncio.gather(*(ua.start(timeout=10) for ua in uas))
+
+
+def auto_answer(ua: websip.UA, sessions: list[websip.RTCSession], **answer: Any) -> None:
+    def on_session(event: Any) -> None:
+        if event.originator == "remote":
+            sessions.append(event.session)
+            event.session.answer(**answer)
+
+    ua.on("new_rtc_session", on_session)
+
+
+async def test_audio_both_ways_through_kamailio(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    alice_sink, bob_sink = PcmSink(sample_rate=16000), PcmSink(sample_rate=16000)
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(
+        bob,
+        bob_sessions,
+        media=AiortcMediaHandler(ToneSource(frequency=880), [bob_sink], ice_addresses=LOOPBACK),
+    )
+    call = alice.call(
+        "bob",
+        media=AiortcMediaHandler(ToneSource(frequency=440), [alice_sink], ice_addresses=LOOPBACK),
+    )
+    await call.established(timeout=15)
+    assert call.is_established() and call.start_time is not None
+    for _ in range(200):
+        if alice_sink.chunks_received > 40 and bob_sink.chunks_received > 40:
+            break
+        await asyncio.sleep(0.05)
+    assert abs(dominant_frequency(tail(bob_sink, 25), 16000) - 440) < 15
+    assert abs(dominant_frequency(tail(alice_sink, 25), 16000) - 880) < 15
+    ended = asyncio.ensure_future(bob_sessions[0].wait_for("ended", timeout=5))
+    call.terminate()
+    remote = await ended
+    assert remote.originator == "remote" and remote.cause == causes.BYE
+    assert await call.ended() == causes.BYE
+    assert call.is_ended() and call.end_time is not None
+
+
+async def test_rejected_and_unanswered_calls_fail_with_jssip_causes(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob", no_answer_timeout=1)
+
+    await started(alice, bob)
+    bob.once("new_rtc_session", lambda e: e.session.terminate(486))
+    busy = alice.call("bob")
+    with pytest.raises(websip.RequestError) as info:
+        await busy.established(timeout=10)
+    assert info.value.cause == causes.BUSY
+    failed = await busy.wait_for("failed", timeout=1) if not busy.is_ended() else None
+    assert failed is None or failed.cause == causes.BUSY
+
+    progress: list[SessionEventData] = []
+    unanswered = alice.call("bob")
+    unanswered.on("progress", progress.append)
+    assert await unanswered.ended(timeout=10) in (causes.REQUEST_TIMEOUT, causes.UNAVAILABLE)
+    assert [p.response.status_code for p in progress if p.response] == [180]
+
+    nobody = alice.call("sip:dave@websip.test")
+    assert await nobody.ended(timeout=10) in (causes.NOT_FOUND, causes.UNAVAILABLE)
+
+
+async def test_cancel_before_answer(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    ringing = asyncio.get_running_loop().create_future()
+    bob.on("new_rtc_session", lambda e: ringing.set_result(e.session))
+    call = alice.call("bob")
+    callee = await asyncio.wait_for(ringing, 10)
+    await call.wait_for("progress", timeout=5)
+    call.terminate()
+    assert await call.ended(timeout=5) == causes.CANCELED
+    assert await callee.ended(timeout=5) == causes.CANCELED
+
+
+async def test_hold_unhold_reinvite_and_info_dtmf(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions)
+    call = alice.call("bob")
+    await call.established(timeout=10)
+    callee = bob_sessions[0]
+    await callee.established(timeout=5)
+
+    remote_hold = asyncio.ensure_future(callee.wait_for("hold", timeout=5))
+    assert await call.hold()
+    assert call.is_on_hold() == {"local": True, "remote": False}
+    assert (await remote_hold).originator == "remote"
+    assert callee.is_on_hold() == {"local": False, "remote": True}
+    assert await call.unhold()
+    assert call.is_on_hold()["local"] is False
+
+    tones: list[str] = []
+    callee.on("new_dtmf", lambda e: tones.append(e.tone))
+    await call.send_dtmf("1#", duration=100, inter_tone_gap=50)
+    for _ in range(50):
+        if len(tones) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert tones == ["1", "#"]
+
+    infos: list[SessionEventData] = []
+    callee.on("new_info", infos.append)
+    response = await call.send_info("application/x-test", "ping")
+    assert response.status_code == 200
+    assert infos[0].body == b"ping" and infos[0].content_type == "application/x-test"
+
+    # The callee refuses the next re-INVITE: the session goes on unchanged.
+    callee.once("reinvite", lambda e: e.reject(488))
+    with pytest.raises(websip.RequestError) as info:
+        await call.hold()
+    assert info.value.response.status_code == 488
+    assert call.is_on_hold() == {"local": False, "remote": False}
+    assert call.is_established()
+    assert await call.renegotiate()  # an unchanged offer: a plain refresh
+    callee.terminate()
+    assert await call.ended(timeout=5) == causes.BYE
+
+
+async def test_mute_is_local_only(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions)
+    call = alice.call("bob")
+    await call.established(timeout=10)
+    muted: list[SessionEventData] = []
+    call.on("muted", muted.append)
+    call.mute()
+    assert call.is_muted() == {"audio": True} and len(muted) == 1
+    call.unmute()
+    assert call.is_muted() == {"audio": False}
+    call.terminate()
+
+
+async def test_blind_transfer(make_ua: UAFactory) -> None:
+    alice, bob, carol = make_ua("alice"), make_ua("bob"), make_ua("carol")
+    await started(alice, bob, carol)
+    bob_sessions: list[websip.RTCSession] = []
+    carol_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions)
+    auto_answer(carol, carol_sessions)
+    call = alice.call("bob")
+    await call.established(timeout=10)
+    callee = bob_sessions[0]
+    new_calls: list[websip.RTCSession] = []
+    callee.on("refer", lambda e: new_calls.append(e.accept()))
+    subscription = call.refer("carol")
+    assert await subscription.final(timeout=10) == (200, "OK")
+    await new_calls[0].established(timeout=5)
+    assert carol_sessions and carol_sessions[0].is_established()
+    new_calls[0].terminate()
+    call.terminate()
+
+
+async def test_attended_transfer_replaces_the_call(make_ua: UAFactory) -> None:
+    alice, bob, carol = make_ua("alice"), make_ua("bob"), make_ua("carol")
+    await started(alice, bob, carol)
+    bob_sessions: list[websip.RTCSession] = []
+    carol_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions)
+    auto_answer(carol, carol_sessions)
+    to_bob = alice.call("bob")
+    to_carol = alice.call("carol")
+    await to_bob.established(timeout=10)
+    await to_carol.established(timeout=10)
+    transferred: list[websip.RTCSession] = []
+    bob_sessions[0].on("refer", lambda e: transferred.append(e.accept()))
+    subscription = to_bob.refer("carol", replaces=to_carol)
+    assert (await subscription.final(timeout=10))[0] == 200
+    await transferred[0].established(timeout=5)
+    # carol's call with alice was replaced by the one with bob
+    assert await carol_sessions[0].ended(timeout=5) == causes.BYE
+    assert carol_sessions[1].is_established()
+    transferred[0].terminate()
+    to_bob.terminate()
+
+
+async def test_connection_loss_ends_the_call(kamailio_factory: Any) -> None:
+    server = kamailio_factory()
+    uas = [
+        websip.UA(
+            uri=server.aor(user),
+            ws_servers=server.ws_url,
+            password=server.password(user),
+            connection_recovery_min_interval=5,
+            connection_recovery_max_interval=5,
+        )
+        for user in ("alice", "bob")
+    ]
+    for ua in uas:
+        ua.media_factory = SignalingOnlyMediaHandler
+    alice, bob = uas
+    try:
+        await started(alice, bob)
+        bob.on("new_rtc_session", lambda e: e.session.answer())
+        call = alice.call("bob")
+        await call.established(timeout=10)
+        server.kill()
+        assert await call.ended(timeout=5) == causes.CONNECTION_ERROR
+    finally:
+        await alice.stop()
+        await bob.stop()
