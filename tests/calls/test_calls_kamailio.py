@@ -92,6 +92,18 @@ async def test_audio_both_ways_through_kamailio(make_ua: UAFactory) -> None:
         await asyncio.sleep(0.05)
     assert abs(dominant_frequency(tail(bob_sink, 25), 16000) - 440) < 15
     assert abs(dominant_frequency(tail(alice_sink, 25), 16000) - 880) < 15
+    # RFC 4733 DTMF in the RTP stream, reported as new_dtmf on the other side.
+    received: list[SessionEventData] = []
+    bob_sessions[0].on("new_dtmf", received.append)
+    await call.send_dtmf("7#", duration=100, inter_tone_gap=100, transport="RFC2833")
+    for _ in range(100):
+        if len(received) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert [(d.tone, d.transport, d.originator) for d in received] == [
+        ("7", "RFC2833", "remote"),
+        ("#", "RFC2833", "remote"),
+    ]
     ended = asyncio.ensure_future(bob_sessions[0].wait_for("ended", timeout=5))
     call.terminate()
     remote = await ended
@@ -264,3 +276,39 @@ async def test_connection_loss_ends_the_call(kamailio_factory: Any) -> None:
     finally:
         await alice.stop()
         await bob.stop()
+
+
+async def test_early_media_in_a_reliable_183_is_pracked(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    sent: list[bytes] = []
+    bob._on_trace = lambda direction, data: sent.append(data) if direction == "received" else None
+    callee_ready = asyncio.get_running_loop().create_future()
+
+    def on_session(event: Any) -> None:
+        callee_ready.set_result(event.session)
+        event.session.progress(183, early_media=True)
+
+    bob.on("new_rtc_session", on_session)
+    call = alice.call("bob")
+    progress: list[SessionEventData] = []
+    call.on("progress", progress.append)
+    callee = await asyncio.wait_for(callee_ready, 10)
+    for _ in range(100):
+        if any(p.response and p.response.status_code == 183 for p in progress):
+            break
+        await asyncio.sleep(0.02)
+    response_183 = next(
+        p.response for p in progress if p.response and p.response.status_code == 183
+    )
+    assert response_183.get_header("Require") == "100rel"
+    assert response_183.has_header("RSeq") and response_183.body
+    for _ in range(100):
+        if any(data.startswith(b"PRACK ") for data in sent):
+            break
+        await asyncio.sleep(0.02)
+    assert any(data.startswith(b"PRACK ") for data in sent)
+    await callee.answer()
+    await call.established(timeout=5)
+    call.terminate()
+    assert await callee.ended(timeout=5) == causes.BYE

@@ -233,11 +233,13 @@ class RTCSession:
         self._remote_hold = False
         self._terminate_wanted = False
         self._answering = False
+        self._early_answer: bytes | None = None
         self._renegotiation: asyncio.Future[Response] | None = None
         self._infos: dict[str, asyncio.Future[Response]] = {}
         self._refers_out: dict[int, ReferSubscription] = {}
         self._peerconnection_sent = False
         self._replaced_by: RTCSession | None = None
+        self._wire_media()
 
     # -- state -------------------------------------------------------------
 
@@ -323,13 +325,16 @@ class RTCSession:
             self.media = media
         elif self.media is None:
             self.media = self._ua._make_media()
+        self._wire_media()
         return self._spawn(self._answer(usage, headers))
 
     async def _answer(self, usage: InviteSession, headers: list[tuple[str, str]]) -> None:
         from websip.media import MediaError, SdpError
 
         try:
-            if usage.remote_offer is not None:
+            if self._early_answer is not None:
+                sdp = None  # the answer went in the reliable 183 already
+            elif usage.remote_offer is not None:
                 sdp = await self.media.create_answer(usage.remote_offer)
                 self._check_remote_direction()
             else:
@@ -342,10 +347,37 @@ class RTCSession:
             logger.warning("media failed: %s", exc)
             self._usage_call(lambda now: usage.reject(now, 500, cause=causes.WEBRTC_ERROR))
             return
-        self._local_sdp(sdp)
+        if sdp is not None:
+            self._local_sdp(sdp)
         if self.is_ended() or usage.is_ended:
             return
         self._usage_call(lambda now: usage.answer(sdp, now, headers))
+
+    def progress(self, status_code: int = 180, *, early_media: bool = False) -> asyncio.Task[None]:
+        """Send a provisional response to an incoming call: 180 Ringing, or 183
+        Session Progress with our SDP answer (early media). It is sent reliably
+        (RFC 3262, PRACKed) when it carries SDP and the caller supports 100rel."""
+        usage = self.usage
+        if self.direction != "incoming" or usage is None or self._answering:
+            raise LocalProtocolError("progress() is for an incoming call not answered yet")
+        if not 101 <= status_code <= 199:
+            raise ValueError(f"a provisional status code is 101-199, not {status_code}")
+        if early_media and self.media is None:
+            self.media = self._ua._make_media()
+            self._wire_media()
+
+        async def run() -> None:
+            sdp = None
+            if early_media and usage.remote_offer is not None:
+                if self._early_answer is None:
+                    self._early_answer = await self.media.create_answer(usage.remote_offer)
+                    self._local_sdp(self._early_answer)
+                sdp = self._early_answer
+            if self.is_ended() or self._answering:
+                return
+            self._usage_call(lambda now: usage.ringing(now, sdp, status_code=status_code))
+
+        return self._spawn(run())
 
     def terminate(
         self,
@@ -459,6 +491,13 @@ class RTCSession:
             raise ValueError("duration must be 40-6000 ms and inter_tone_gap 40-10000 ms")
         usage = self._established_usage()
         if transport == "RFC2833":
+            for tone in text.replace(",", ""):
+                self._emit(
+                    "new_dtmf",
+                    SessionEventData(
+                        originator="local", tone=tone, duration=duration, transport="RFC2833"
+                    ),
+                )
             return self._spawn(self.media.send_dtmf(text, duration, inter_tone_gap))
 
         async def run() -> None:
@@ -530,6 +569,19 @@ class RTCSession:
         return subscription
 
     # -- plumbing ------------------------------------------------------------
+
+    def _wire_media(self) -> None:
+        # RFC 4733 telephone-events the media handler receives become new_dtmf.
+        if self.media is not None and getattr(self.media, "on_dtmf", False) is None:
+            self.media.on_dtmf = self._on_media_dtmf
+
+    def _on_media_dtmf(self, tone: str, duration_ms: int) -> None:
+        self._emit(
+            "new_dtmf",
+            SessionEventData(
+                originator="remote", tone=tone, duration=duration_ms, transport="RFC2833"
+            ),
+        )
 
     def _established_usage(self) -> InviteSession:
         usage = self.usage
