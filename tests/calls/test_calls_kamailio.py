@@ -312,3 +312,145 @@ async def test_early_media_in_a_reliable_183_is_pracked(make_ua: UAFactory) -> N
     await call.established(timeout=5)
     call.terminate()
     assert await callee.ended(timeout=5) == causes.BYE
+
+
+async def test_frames_hold_and_unhold_with_real_audio(make_ua: UAFactory) -> None:
+    """At least 90% of the expected frames arrive both ways; hold stops the held
+    side's audio (it becomes recvonly) and unhold brings it back."""
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    alice_sink, bob_sink = PcmSink(sample_rate=16000), PcmSink(sample_rate=16000)
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(
+        bob,
+        bob_sessions,
+        media=AiortcMediaHandler(ToneSource(frequency=880), [bob_sink], ice_addresses=LOOPBACK),
+    )
+    call = alice.call(
+        "bob",
+        media=AiortcMediaHandler(ToneSource(frequency=440), [alice_sink], ice_addresses=LOOPBACK),
+    )
+    await call.established(timeout=15)
+    for _ in range(100):  # the first frames (ICE, DTLS) before counting
+        if alice_sink.chunks_received and bob_sink.chunks_received:
+            break
+        await asyncio.sleep(0.02)
+
+    async def frames_during(seconds: float) -> tuple[int, int]:
+        a, b = alice_sink.chunks_received, bob_sink.chunks_received
+        await asyncio.sleep(seconds)
+        return alice_sink.chunks_received - a, bob_sink.chunks_received - b
+
+    expected = 2.0 * 1000 / 20  # 20 ms chunks
+    to_alice, to_bob = await frames_during(2.0)
+    assert to_alice >= 0.9 * expected and to_bob >= 0.9 * expected
+
+    assert await call.hold()
+    await asyncio.sleep(0.3)  # frames in flight
+    to_alice, to_bob = await frames_during(1.0)
+    assert to_alice <= 2  # bob, held, is recvonly: nothing comes from him
+    assert to_bob >= 0.9 * 50  # alice (sendonly) still sends
+
+    assert await call.unhold()
+    await asyncio.sleep(0.3)
+    to_alice, to_bob = await frames_during(1.0)
+    assert to_alice >= 0.9 * 50 and to_bob >= 0.9 * 50
+    call.terminate()
+    await call.ended(timeout=5)
+
+
+async def test_dtmf_159_on_both_transports_and_info_both_ways(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions, media=AiortcMediaHandler(ice_addresses=LOOPBACK))
+    call = alice.call("bob", media=AiortcMediaHandler(ice_addresses=LOOPBACK))
+    await call.established(timeout=15)
+    callee = bob_sessions[0]
+    await callee.established(timeout=5)
+    for transport in ("INFO", "RFC2833"):
+        got: list[str] = []
+        callee.on("new_dtmf", lambda e, got=got: got.append(e.tone))
+        await call.send_dtmf("159#", duration=100, inter_tone_gap=70, transport=transport)
+        for _ in range(100):
+            if len(got) == 4:
+                break
+            await asyncio.sleep(0.02)
+        callee.off("new_dtmf")
+        assert "".join(got) == "159#", transport
+    infos: list[bytes | None] = []
+    call.on("new_info", lambda e: infos.append(e.body) if e.originator == "remote" else None)
+    assert (await callee.send_info("text/plain", "from bob")).status_code == 200
+    assert infos == [b"from bob"]
+    callee.terminate()
+    assert await call.ended(timeout=5) == causes.BYE
+
+
+async def test_hold_by_update_and_603(make_ua: UAFactory) -> None:
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    updates: list[Any] = []
+    bob_sessions: list[websip.RTCSession] = []
+    auto_answer(bob, bob_sessions)
+    call = alice.call("bob")
+    await call.established(timeout=10)
+    bob_sessions[0].on("update", updates.append)
+    assert await call.hold(use_update=True)
+    assert len(updates) == 1 and updates[0].request.method == "UPDATE"
+    assert await call.unhold(use_update=True)
+    call.terminate()
+
+    bob.off("new_rtc_session")
+    bob.once("new_rtc_session", lambda e: e.session.terminate(603))
+    declined = alice.call("bob")
+    assert await declined.ended(timeout=10) == causes.REJECTED
+
+
+async def test_wrong_password_fails_the_call_with_authentication_error(
+    make_ua: UAFactory,
+) -> None:
+    bob = make_ua("bob")
+    mallory = make_ua("alice", password="wrong", register=False)
+    await started(bob, mallory)
+    call = mallory.call("bob")
+    assert await call.ended(timeout=10) == causes.AUTHENTICATION_ERROR
+
+
+async def test_a_hundred_calls_leave_nothing_behind(make_ua: UAFactory) -> None:
+    import gc
+    import os
+
+    from aiortc import RTCPeerConnection
+
+    alice, bob = make_ua("alice"), make_ua("bob")
+    await started(alice, bob)
+    bob.on(
+        "new_rtc_session",
+        lambda e: e.session.answer(media=AiortcMediaHandler(ice_addresses=LOOPBACK)),
+    )
+
+    def snapshot() -> tuple[int, int, int]:
+        gc.collect()
+        peers = sum(isinstance(o, RTCPeerConnection) for o in gc.get_objects())
+        return len(asyncio.all_tasks()), len(os.listdir("/proc/self/fd")), peers
+
+    async def one_call() -> None:
+        call = alice.call("bob", media=AiortcMediaHandler(ice_addresses=LOOPBACK))
+        await call.established(timeout=10)
+        call.terminate()
+        await call.ended(timeout=5)
+
+    await one_call()  # warm-up: imports, codecs
+    await asyncio.sleep(0.5)
+    before = snapshot()
+    for _ in range(100):
+        await one_call()
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        after = snapshot()
+        if after == before:
+            break
+    assert after[0] <= before[0], "tasks left behind"
+    assert after[1] <= before[1], "file descriptors left behind"
+    assert after[2] <= before[2], "peer connections left behind"
+    assert alice._sessions == [] and bob._sessions == []
