@@ -511,6 +511,14 @@ def _tokens(message: Request | Response, name: str) -> set[str]:
         return set()
 
 
+def _methods(message: Request | Response) -> set[str]:
+    # Method names are case-sensitive tokens (RFC 3261 7.1); Allow lists them.
+    try:
+        return set(message.get_token_list("Allow"))
+    except ParseError:
+        return set()
+
+
 def _reason_header(status_code: int, reason_phrase: str | None) -> tuple[str, str]:
     # RFC 3326: why the session ends, as JsSIP writes it on BYE.
     text = (reason_phrase or "").replace('"', "'")
@@ -819,7 +827,7 @@ class InviteSession:
         self.remote_identity.delete_param("tag")
         self.local_identity = to.copy()
         self.local_identity.delete_param("tag")
-        self._peer_allow = _tokens(request, "Allow") if request.has_header("Allow") else None
+        self._peer_allow = _methods(request) if request.has_header("Allow") else None
         self._peer_supported = _tokens(request, "Supported")
         if request.body and _content_type(request) != SDP:
             # JsSIP answers 415 to any body that is not SDP (RFC 3261 21.4.13).
@@ -1798,7 +1806,7 @@ class InviteSession:
                 logger.info("dropped a provisional response: %s", exc)
                 return
         if response.has_header("Allow"):
-            self._peer_allow = _tokens(response, "Allow")
+            self._peer_allow = _methods(response)
         if (
             "100rel" in _tokens(response, "Require")
             and dialog is not None
@@ -1859,7 +1867,7 @@ class InviteSession:
         self.core.add_dialog(dialog)
         self._invite_final = True
         if response.has_header("Allow"):
-            self._peer_allow = _tokens(response, "Allow")
+            self._peer_allow = _methods(response)
         self._uac_session_timer(response)
         sdp = _sdp_of(response)
         if self.negotiation is Negotiation.STABLE and self.local_sdp is None and sdp is not None:
@@ -1963,7 +1971,7 @@ class InviteSession:
             if self.is_ended:
                 return
             if response.has_header("Allow"):
-                self._peer_allow = _tokens(response, "Allow")
+                self._peer_allow = _methods(response)
             sdp = _sdp_of(response)
             if offered and sdp is not None:
                 self._take_answer(sdp, response)
@@ -2170,7 +2178,7 @@ class InviteSession:
             self._reply(request, tid, 422, now, headers=too_small)
             return
         if request.has_header("Allow"):
-            self._peer_allow = _tokens(request, "Allow")
+            self._peer_allow = _methods(request)
         self._server_tids.add(tid)
         self._reinvite_in_tids[request.cseq.seq] = tid
         if sdp is not None and sdp == self.remote_sdp and self.local_sdp is not None:
@@ -2203,7 +2211,7 @@ class InviteSession:
             self._reply(request, tid, 422, now, headers=too_small)
             return
         if request.has_header("Allow"):
-            self._peer_allow = _tokens(request, "Allow")
+            self._peer_allow = _methods(request)
         if sdp is None:
             self._answer_refresh(request, tid, None, now)
             return
