@@ -454,3 +454,36 @@ async def test_a_hundred_calls_leave_nothing_behind(make_ua: UAFactory) -> None:
     assert after[1] <= before[1], "file descriptors left behind"
     assert after[2] <= before[2], "peer connections left behind"
     assert alice._sessions == [] and bob._sessions == []
+
+
+async def test_session_timer_refresh_with_a_short_interval(kamailio: Any) -> None:
+    uas = [
+        websip.UA(
+            uri=kamailio.aor(user),
+            ws_servers=kamailio.ws_url,
+            password=kamailio.password(user),
+            media_factory=SignalingOnlyMediaHandler,
+            session_expires=2,
+            min_se=2,
+        )
+        for user in ("alice", "bob")
+    ]
+    alice, bob = uas
+    sent: list[bytes] = []
+    alice._on_trace = lambda d, data: sent.append(data) if d == "sent" else None
+    bob._on_trace = lambda d, data: sent.append(data) if d == "sent" else None
+    try:
+        await started(alice, bob)
+        bob.on("new_rtc_session", lambda e: e.session.answer())
+        call = alice.call("bob")
+        await call.established(timeout=10)
+        await asyncio.sleep(2.5)  # the refresher refreshes at half the interval
+        refreshes = [m for m in sent if m.startswith((b"UPDATE ", b"INVITE sip:bob@websip.test;"))]
+        assert refreshes, "no session refresh was sent"
+        assert b"Session-Expires: 2" in refreshes[0]
+        assert call.is_established()  # refreshed: nobody hung up
+        call.terminate()
+        assert await call.ended(timeout=5) == causes.BYE
+    finally:
+        await alice.stop()
+        await bob.stop()

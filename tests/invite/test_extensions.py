@@ -248,7 +248,9 @@ class TestSessionTimers:
     def test_bad_settings(self) -> None:
         link = Link()
         with pytest.raises(LocalProtocolError):
-            start_call(link, alice_kw={"min_se": 60})
+            start_call(link, alice_kw={"min_se": 120, "session_expires": 90})
+        with pytest.raises(LocalProtocolError):
+            start_call(link, alice_kw={"min_se": 0})
         with pytest.raises(LocalProtocolError):
             start_call(link, alice_kw={"refresh_method": "OPTIONS"})
 

@@ -201,6 +201,9 @@ class UA:
             configuration values (tests pin the wire bytes with a seeded one).
         transport_options: overrides the WebSocket client options derived from
             the configuration.
+        session_expires, min_se: the RFC 4028 session interval we ask for and the
+            smallest we accept (90 s each, JsSIP's value and the RFC's floor;
+            smaller values break RFC 4028 5 and exist for tests).
         on_trace: called with ``("sent"|"received", bytes)`` for every SIP message
             (what ``websip --trace`` prints). Messages are also logged at DEBUG on
             the ``websip.trace`` logger.
@@ -218,6 +221,8 @@ class UA:
         rng: _random.Random | None = None,
         transport_options: TransportOptions | None = None,
         on_trace: TraceCallback | None = None,
+        session_expires: int = 90,
+        min_se: int = 90,
         **params: Any,
     ) -> None:
         self._config = load_configuration(configuration, rng=rng, **params)
@@ -243,6 +248,8 @@ class UA:
             user_agent=config.user_agent,
         )
         self.media_factory = media_factory
+        self._session_expires = session_expires
+        self._min_se = min_se
         self._transport_options = transport_options
         self._on_trace = on_trace
         self._events = EventEmitter(UA_EVENTS)
@@ -854,6 +861,8 @@ class UA:
             contact=self.contact,
             now=now,
             session_timers=config.session_timers,
+            session_expires=self._session_expires,
+            min_se=self._min_se,
             refresh_method=config.session_timers_refresh_method,
             no_answer_timeout=config.no_answer_timeout,
         )
@@ -982,6 +991,8 @@ class UA:
             route=self._route(),
             extra_headers=headers,
             session_timers=config.session_timers if session_timers is None else session_timers,
+            session_expires=self._session_expires,
+            min_se=self._min_se,
             refresh_method=config.session_timers_refresh_method,
             anonymous=anonymous,
         )
