@@ -21,11 +21,14 @@ class WebsipAdapter:
 
     def __init__(self) -> None:
         import websip
-        from websip.sip import Request, parse_message
+        from websip.sip import Request, _accel, parse_message
 
         self._parse = parse_message
         self._request = Request
-        self.version = getattr(websip, "__version__", None) or _version()
+        version = getattr(websip, "__version__", None) or _version()
+        # "+C": the C accelerator websip.sip._speedups is in use (built in src/ by
+        # ``pip install -e .``); WEBSIP_PURE_PYTHON=1 measures Python alone.
+        self.version = f"{version}+C" if _accel.enabled() else version
 
     def prepare(self, raw: bytes) -> bytes:
         return raw

@@ -40,7 +40,12 @@ FUZZ = settings(
     max_examples=int(300 * float(os.environ.get("WEBSIP_FUZZ_SCALE", "1"))),
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    # differing_executors: conftest runs each test class once per parser implementation.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.differing_executors,
+    ],
 )
 
 TORTURE_DIR = Path(__file__).resolve().parent.parent / "data" / "torture" / "msgs"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from websip.exceptions import MessageTooLargeError, ParseError
 
+# Last: the C accelerator's hooks go into the modules above (see _accel).
+from . import _accel  # noqa: F401
 from .headers import (
     WILDCARD,
     Challenge,

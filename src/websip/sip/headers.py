@@ -178,7 +178,7 @@ class NameAddr(HeaderParams):
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:
         """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
-        return _parse_name_addr(header, text)
+        return name_addr_parser(header, text)
 
     @classmethod
     def _parse(cls, text: str, header: str | None) -> NameAddr:
@@ -334,10 +334,16 @@ def _parse_name_addr(header: str | None, text: str) -> NameAddr:
 WILDCARD: Literal["*"] = "*"
 
 
-def _parse_contact(text: str, header: str | None = "Contact") -> NameAddr | Literal["*"]:
+def _parse_contact(header: str | None, text: str) -> NameAddr | Literal["*"]:
     if "*" in text and text.strip(_WS) == "*":
         return WILDCARD
     return _parse_name_addr(header, text)
+
+
+# The parsers in use: the pure-Python ones above, or the C versions of their
+# usual case with these as fallbacks (websip.sip._accel switches them).
+name_addr_parser: Callable[[str | None, str], NameAddr] = _parse_name_addr
+contact_parser: Callable[[str | None, str], NameAddr | Literal["*"]] = _parse_contact
 
 
 # --------------------------------------------------------------------------
@@ -389,6 +395,11 @@ class Via(HeaderParams):
 
     @classmethod
     def parse(cls, text: str) -> Via:
+        return via_parser(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Via:
+        """The pure-Python parser (the reference for the C one)."""
         m = _VIA_FAST_RE.fullmatch(text)
         if m is not None:
             # The usual shape in one pass (see _VIA_FAST_RE); parameters cut lazily.
@@ -475,6 +486,9 @@ class Via(HeaderParams):
         return str(self) == str(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+via_parser: Callable[[str], Via] = Via._parse  # see name_addr_parser
 
 
 # --------------------------------------------------------------------------
@@ -925,14 +939,24 @@ _QUOTED_CREDENTIAL_PARAMS = frozenset(
 )
 
 
+# The whole run of auth-params, for the usual case where it is all of the rest:
+# then one findall extracts them, instead of one match per parameter.
+_AUTH_PARAMS_RE = re.compile(rf"(?:{_AUTH_PARAM_RE.pattern})++")
+
+
 def _parse_auth(text: str, header: str) -> tuple[str, dict[str, str]]:
     m = _AUTH_SCHEME_RE.match(text)
     if m is None:
         raise ParseError("missing authentication scheme", header=header)
     scheme = m.group(1)
-    params: dict[str, str] = {}
     pos = m.end()
     n = len(text)
+    if _AUTH_PARAMS_RE.fullmatch(text, pos) is not None:
+        return scheme, {
+            name.lower(): unquote(value) if value[0] == '"' else value
+            for name, value in _AUTH_PARAM_RE.findall(text, pos)
+        }
+    params: dict[str, str] = {}
     while pos < n:
         pm = _AUTH_PARAM_RE.match(text, pos)
         if pm is None:
@@ -1152,27 +1176,49 @@ def _parse_text(text: str) -> str:
 
 
 def _name_addr(header: str) -> Callable[[str], NameAddr]:
-    return partial(_parse_name_addr, header)
+    # (a partial of a partial is flattened: one C-level call either way)
+    return partial(name_addr_parser, header)
 
 
 # --------------------------------------------------------------------------
 # Dispatch
 # --------------------------------------------------------------------------
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "via": Via.parse,
-    "from": _name_addr("From"),
-    "to": _name_addr("To"),
-    "contact": _parse_contact,
-    "route": _name_addr("Route"),
-    "record-route": _name_addr("Record-Route"),
-    "path": _name_addr("Path"),
-    "service-route": _name_addr("Service-Route"),
-    "refer-to": _name_addr("Refer-To"),
-    "referred-by": _name_addr("Referred-By"),
-    "reply-to": _name_addr("Reply-To"),
-    "p-asserted-identity": _name_addr("P-Asserted-Identity"),
-    "p-preferred-identity": _name_addr("P-Preferred-Identity"),
+
+def _parsers(fast: Any = None) -> dict[str, Callable[[str], Any]]:
+    """The parser of each header, by lookup key (names.canonical_key).
+
+    With ``fast`` (websip.sip._speedups), the C versions of the usual cases of the
+    headers every message has, each falling back to the Python parser.
+    """
+    parsers = _FIXED_PARSERS | {
+        "via": via_parser,
+        "contact": partial(contact_parser, "Contact"),
+    }
+    for key, name in _NAME_ADDR_HEADERS.items():
+        parsers[key] = _name_addr(name)
+    if fast is not None:
+        parsers["cseq"] = partial(fast.cseq, CSeq.parse)
+        parsers["call-id"] = partial(fast.call_id, _parse_call_id)
+        for key in TOKEN_LIST_HEADERS:
+            parsers[key] = partial(fast.tokens, parsers[key])
+    return parsers
+
+
+_NAME_ADDR_HEADERS = {
+    "from": "From",
+    "to": "To",
+    "route": "Route",
+    "record-route": "Record-Route",
+    "path": "Path",
+    "service-route": "Service-Route",
+    "refer-to": "Refer-To",
+    "referred-by": "Referred-By",
+    "reply-to": "Reply-To",
+    "p-asserted-identity": "P-Asserted-Identity",
+    "p-preferred-identity": "P-Preferred-Identity",
+}
+_FIXED_PARSERS: dict[str, Callable[[str], Any]] = {
     "cseq": CSeq.parse,
     "call-id": _parse_call_id,
     # RFC 3261 20.22: Max-Forwards is 0-255.
@@ -1209,7 +1255,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "priority": _parse_text,
 }
 for _name in TOKEN_LIST_HEADERS:
-    _PARSERS[_name] = _token_list_parser(canonical_name(_name))
+    _FIXED_PARSERS[_name] = _token_list_parser(canonical_name(_name))
+_PARSERS = _parsers()
 
 
 def parse_entry(key: str, value: str) -> Any:
@@ -1234,6 +1281,26 @@ def parse_entry(key: str, value: str) -> Any:
 KEY_PARSERS: dict[str, Callable[[str], Any]] = {
     index_key(_key): _parser for _key, _parser in _PARSERS.items()
 }
+
+
+def use_parsers(fast: Any) -> None:
+    """Parse with the C accelerator ``fast`` (websip.sip._speedups), or with Python
+    alone when it is None, from now on (websip.sip._accel switches).
+
+    The dispatch tables are updated in place: message.py holds KEY_PARSERS.
+    """
+    global name_addr_parser, contact_parser, via_parser
+    if fast is None:
+        name_addr_parser, contact_parser, via_parser = _parse_name_addr, _parse_contact, Via._parse
+    else:
+        name_addr_parser = partial(fast.name_addr, _parse_name_addr)
+        contact_parser = partial(fast.name_addr, _parse_contact)
+        via_parser = partial(fast.via, Via._parse)
+    parsers = _parsers(fast)
+    _PARSERS.clear()
+    _PARSERS.update(parsers)
+    KEY_PARSERS.clear()
+    KEY_PARSERS.update({index_key(key): parser for key, parser in parsers.items()})
 
 
 def parse_header(name: str, value: str) -> Any:

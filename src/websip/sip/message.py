@@ -11,7 +11,9 @@ stripped and, for list headers (Via, Contact, Route, ...), cut into entries
 (``Message.parse_header``, cached), whose parameters are validated at once but
 cut into dicts only when read. A UA reads a handful of a message's headers; the
 parser is fast because it does nothing for the others. (bench/bench_parser.py
-measures it; bench/profile_parser.py helps to work on it.)
+measures it; bench/profile_parser.py helps to work on it.) Where the optional C
+extension ``_speedups`` is built, it does the usual case of framing and of the
+commonest typed values, with this code as the reference and fallback (_accel.py).
 
 Errors are split in two. Input that cannot be framed at all (no start line, no
 header block, a size limit crossed) raises :class:`websip.ParseError`. Input that
@@ -24,7 +26,7 @@ answer it with 400 instead of dropping it (RFC 3261 8.2, RFC 4475 3.1.2).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from websip.exceptions import MessageTooLargeError, ParseError
@@ -90,6 +92,10 @@ _SIP_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+")
 _STATUS_LINE_RE = re.compile(r"(SIP/[0-9]+\.[0-9]+) ([0-9]{3})(?: ([^\r\n]*))?")
 
 HeaderInput = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
+
+# The C version of parse_message's usual case; set by websip.sip._accel when
+# websip.sip._speedups is in use.
+fast_frame: Callable[[bytes, int, int, int], Request | Response | None] | None = None
 
 
 class Message:
@@ -645,6 +651,12 @@ def parse_message(
         data = bytes(data)
     if len(data) > max_size:
         raise MessageTooLargeError(f"message of {len(data)} bytes exceeds {max_size}")
+    if fast_frame is not None:
+        # The C version of the fast path below (with the headers normalised at
+        # once); None for anything else, which the code below handles.
+        fast = fast_frame(data, max_size, max_headers, max_line_length)
+        if fast is not None:
+            return fast
     # RFC 3261 7.5: CRLFs before the start line are ignored (keep-alives).
     start = 0
     while data[start : start + 2] == b"\r\n":

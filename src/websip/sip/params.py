@@ -10,6 +10,7 @@ tags distinguish quoted strings from tokens).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from websip.exceptions import ParseError
 
@@ -85,6 +86,10 @@ def parse_generic_params(
 _EMPTY: frozenset[str] = frozenset()
 NO_QUOTED = _EMPTY  # "no value was quoted", shared (for parsers that set _quoted)
 
+# What HeaderParams.params cuts parameter text with: read_generic_params, or its
+# C version (websip.sip._accel switches it).
+read_params: Callable[[str], tuple[dict[str, str | None], frozenset[str]]] = read_generic_params
+
 
 def format_generic_params(params: dict[str, str | None], quoted: frozenset[str]) -> str:
     """``;name=value`` for each parameter, quoting where needed or where it was."""
@@ -125,7 +130,7 @@ class HeaderParams:
     def params(self) -> dict[str, str | None]:
         params = self._params
         if params is None:
-            params, self._quoted = read_generic_params(self._ptext)
+            params, self._quoted = read_params(self._ptext)
             self._params = params
         return params
 
