@@ -140,8 +140,9 @@ async def test_cancel_before_answer(make_ua: UAFactory) -> None:
     ringing = asyncio.get_running_loop().create_future()
     bob.on("new_rtc_session", lambda e: ringing.set_result(e.session))
     call = alice.call("bob")
+    progress = asyncio.ensure_future(call.wait_for("progress", timeout=10))
     callee = await asyncio.wait_for(ringing, 10)
-    await call.wait_for("progress", timeout=5)
+    await progress
     call.terminate()
     assert await call.ended(timeout=5) == causes.CANCELED
     assert await callee.ended(timeout=5) == causes.CANCELED
@@ -450,7 +451,7 @@ async def test_a_hundred_calls_leave_nothing_behind(make_ua: UAFactory) -> None:
         after = snapshot()
         if after == before:
             break
-    assert after[0] <= before[0], "tasks left behind"
+    assert after[0] <= before[0], ("tasks left behind", list(asyncio.all_tasks())[:3])
     assert after[1] <= before[1], "file descriptors left behind"
     assert after[2] <= before[2], "peer connections left behind"
     assert alice._sessions == [] and bob._sessions == []

@@ -234,6 +234,7 @@ class RTCSession:
         self._terminate_wanted = False
         self._answering = False
         self._early_answer: bytes | None = None
+        self._answer_task: asyncio.Task[Any] | None = None
         self._renegotiation: asyncio.Future[Response] | None = None
         self._infos: dict[str, asyncio.Future[Response]] = {}
         self._refers_out: dict[int, ReferSubscription] = {}
@@ -299,6 +300,10 @@ class RTCSession:
             websip.RequestError: the call failed first (``cause``, ``response``).
         """
         await asyncio.wait_for(asyncio.shield(self._established), timeout)
+        # The 2xx's answer is applied to the media in a task of its own: once
+        # established() returns, the media is negotiated (DTMF can go at once).
+        if self._answer_task is not None and not self._answer_task.done():
+            await asyncio.wait_for(asyncio.shield(self._answer_task), timeout)
 
     async def ended(self, timeout: float | None = None) -> str:
         """Wait until the call is over (failed or ended); returns the cause."""
@@ -676,7 +681,7 @@ class RTCSession:
         elif isinstance(event, RemoteSdp):
             self._emit("sdp", SessionEventData(originator="remote", type=event.type, sdp=event.sdp))
             if event.type == "answer":
-                self._spawn(self._apply_answer(event.sdp))
+                self._answer_task = self._spawn(self._apply_answer(event.sdp))
             elif isinstance(event.message, Response):
                 self._spawn(self._late_answer(event.sdp))
         elif isinstance(event, Accepted):

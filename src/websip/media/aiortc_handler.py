@@ -631,6 +631,18 @@ class AiortcMediaHandler:
             return
         self._closed = True
         if self._pc is not None:
+            # aioice starts its consent-freshness task when connectivity checks
+            # succeed, and aiortc its RTCP tasks when DTLS does, even if the
+            # connection was closed meanwhile: a close in the middle would leave
+            # them running forever. Let ICE and DTLS finish first (they are quick
+            # on a live path).
+            for _ in range(_CHECKS_WAIT_STEPS):
+                if (
+                    self._pc.iceConnectionState != "checking"
+                    and self._pc.connectionState != "connecting"
+                ):
+                    break
+                await asyncio.sleep(_CHECKS_WAIT_STEP)
             # Stops the sender (and with it our track and the source), the
             # receiver, DTLS and ICE: every socket and task aiortc started.
             await self._pc.close()
@@ -658,6 +670,10 @@ class AiortcMediaHandler:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+_CHECKS_WAIT_STEP = 0.01
+_CHECKS_WAIT_STEPS = 300  # at most 3 s
 
 
 def _in_order(section: MediaSection) -> list[RtpMap]:
