@@ -78,6 +78,23 @@ class TestGeneratedSources:
         assert np.array_equal(pcm[0::2], pcm[1::2])
 
     @pytest.mark.parametrize(
+        ("hz", "rate", "channels"), [(440, 48000, 1), (880, 48000, 2), (523.25, 48000, 1)]
+    )
+    def test_frames_continue_one_sine(self, hz: float, rate: int, channels: int) -> None:
+        # Whole-Hz tones slice a precomputed period, others compute each
+        # frame; both are the same sine, sample for sample, across frames of
+        # any length.
+        source = ToneSource(hz, sample_rate=rate, channels=channels)
+        per_frame = source.samples_per_frame
+        lengths = [per_frame] * 40 + [3 * per_frame + 7, per_frame]
+        pcm = np.frombuffer(b"".join(source._generate(n) for n in lengths), dtype=np.int16)
+        n = np.arange(sum(lengths))
+        expected = np.round(np.sin(2 * np.pi * hz * n / rate) * 0.25 * 32767).astype(np.int16)
+        if channels == 2:
+            expected = np.repeat(expected, 2)
+        assert np.abs(pcm.astype(int) - expected.astype(int)).max() <= 1
+
+    @pytest.mark.parametrize(
         "kwargs",
         [
             {"frequency": 0},
@@ -230,6 +247,27 @@ class TestConverter:
         assert all(f.sample_rate == 16000 and f.layout.name == "mono" for f in out)
         total = sum(f.samples for f in out)
         assert total == pytest.approx(0.4 * 16000, rel=0.1)
+
+    def test_a_frame_already_in_the_wanted_format_passes_through(self) -> None:
+        converter = Converter(sample_rate=48000, channels=1, frame_size=960)
+        pcm = tone(440, 0.02, 48000).tobytes()
+        frames = [frame_from_pcm(pcm, sample_rate=48000, channels=1, pts=0) for _ in range(3)]
+        out = [converter.convert(f) for f in frames]
+        assert [o[0] for o in out] == frames  # the same objects, not resampled copies
+        assert [f.pts for f in frames] == [0, 960, 1920]
+        assert frame_to_bytes(out[2][0]) == pcm
+        # another format goes through the resampler, then the wanted one passes again
+        out8k = converter.convert(
+            frame_from_pcm(tone(440, 0.02, 8000).tobytes(), sample_rate=8000, channels=1, pts=0)
+        )
+        assert all(f.sample_rate == 48000 and f.layout.name == "mono" for f in out8k)
+        again = frame_from_pcm(pcm, sample_rate=48000, channels=1, pts=0)
+        assert converter.convert(again) == [again]
+        # frames of another size are re-framed to frame_size
+        halves = [frame_from_pcm(pcm[:960], sample_rate=48000, channels=1, pts=0)] * 2
+        reframed = [f for half in halves for f in converter.convert(half)]
+        assert [f.samples for f in reframed] == [960]
+        assert reframed[0] is not halves[0]
 
 
 class TestPcmSink:

@@ -132,15 +132,37 @@ class ToneSource(PacedAudioSource):
         self.frequency = frequency
         self.amplitude = amplitude
         self._phase = 0.0
+        # A whole number of Hz repeats exactly every sample_rate / gcd samples
+        # (600 for 440 Hz at 48 kHz): one period plus a frame, computed once,
+        # makes every frame a slice. Computing sin() per frame was a visible
+        # part of a call's CPU in bench/bench_calls.py.
+        self._table: bytes | None = None
+        self._period = 0
+        self._index = 0
+        if float(frequency).is_integer():
+            self._period = sample_rate // math.gcd(sample_rate, int(frequency))
+            self._table = self._wave(0.0, self._period + self.samples_per_frame)
+
+    def _wave(self, phase: float, samples: int) -> bytes:
+        step = 2 * math.pi * self.frequency / self.sample_rate
+        wave = np.round(np.sin(phase + step * np.arange(samples)) * self.amplitude * 32767)
+        out = wave.astype(np.int16)
+        if self.channels == 2:
+            out = np.repeat(out, 2)
+        return bytes(out.tobytes())
 
     def _generate(self, samples: int) -> bytes:
         step = 2 * math.pi * self.frequency / self.sample_rate
-        phases = self._phase + step * np.arange(samples)
+        if self._table is not None:
+            start = self._index
+            self._index = (start + samples) % self._period
+            if samples <= self.samples_per_frame:
+                width = 2 * self.channels
+                return self._table[start * width : (start + samples) * width]
+            return self._wave(step * start, samples)
+        data = self._wave(self._phase, samples)
         self._phase = float((self._phase + step * samples) % (2 * math.pi))
-        wave = np.round(np.sin(phases) * self.amplitude * 32767).astype(np.int16)
-        if self.channels == 2:
-            wave = np.repeat(wave, 2)
-        return bytes(wave.tobytes())
+        return data
 
 
 PcmCallback = Callable[[int], PcmInput | None]
