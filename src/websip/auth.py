@@ -141,6 +141,9 @@ MAX_SCOPES_PER_REALM = 256
 # Random bytes in a cnonce: 192 bits, 32 characters of base64.
 CNONCE_BYTES = 24
 
+# Shared by every client without shared realms (an empty frozenset is not a singleton).
+_NO_REALMS: frozenset[str] = frozenset()
+
 _MAX_NC = 0xFFFFFFFF  # nc-value = 8LHEX (RFC 7616 §3.4)
 
 
@@ -796,7 +799,7 @@ class DigestClient:
         self._credentials = credentials
         self._random_bytes = random_bytes
         self._prefer_auth_int = prefer_auth_int
-        self._shared = frozenset(shared_realms)
+        self._shared = frozenset(shared_realms) or _NO_REALMS
         self._states: dict[_Key, _RealmState] = {}
 
     # -- public ------------------------------------------------------------------

@@ -358,6 +358,8 @@ class WebSocketOptions:
         return f"WebSocketOptions({', '.join(shown)})"
 
 
+# The random source when none is given (one per process: a SystemRandom is 2.5 KB).
+_SYSTEM_RANDOM: Final = _random.SystemRandom()
 _DEFAULT_WEBSOCKET_OPTIONS: Final = WebSocketOptions()
 
 _RefreshMethod = Literal["UPDATE", "INVITE"]
@@ -402,7 +404,8 @@ class Configuration:
     :attr:`realm`."""
     register: bool
     register_expires: int
-    _registrar_server: URI
+    _registrar_server: URI | None
+    """None: the default, derived from ``_uri`` on access (a UA keeps one URI less)."""
     use_preloaded_route: bool
     user_agent: str
     """The User-Agent header value (SIP requests and the WebSocket handshake)."""
@@ -425,7 +428,13 @@ class Configuration:
     @property
     def registrar_server(self) -> URI:
         """The Request-URI of REGISTER (a copy)."""
-        return self._registrar_server.copy()
+        if self._registrar_server is not None:
+            return self._registrar_server.copy()
+        registrar = self._uri.copy()
+        registrar.user = None
+        registrar.clear_params()
+        registrar.clear_headers()
+        return registrar
 
     @property
     def node_websocket_options(self) -> WebSocketOptions:
@@ -468,7 +477,7 @@ class Configuration:
             if name == "node_websocket_options":
                 values[name] = self.websocket_options
             elif name in ("uri", "registrar_server"):
-                values[name] = str(getattr(self, "_" + name))
+                values[name] = str(getattr(self, name))
             elif name in ("password", "ha1"):
                 values[name] = None if getattr(self, name) is None else _MASKED
             else:
@@ -1118,13 +1127,9 @@ def load_configuration(
     uri: URI = values["uri"]
     if values["authorization_user"] is None:
         values["authorization_user"] = uri.user
+    # None: the default (uri without user, params and headers), made on access.
     registrar = values["registrar_server"]
-    if registrar is None:
-        registrar = uri.copy()
-        registrar.user = None
-        registrar.clear_params()
-        registrar.clear_headers()
-    generator = rng if rng is not None else _random.SystemRandom()
+    generator = rng if rng is not None else _SYSTEM_RANDOM
     instance_id = values["instance_id"]
     if instance_id is None:
         instance_id = str(uuid.UUID(int=generator.getrandbits(128), version=4))

@@ -42,7 +42,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -154,9 +153,12 @@ class Core:
         self.auto_options = auto_options
         self.user_agent = user_agent
         self.auth = DigestClient(credentials, random_bytes=random) if credentials else None
-        self._merged = MergedRequestDetector()
+        # Made at the first request received (a UA that only registers never needs one).
+        self._merged: MergedRequestDetector | None = None
         self._out: list[bytes] = []
-        self._events: deque[Event] = deque()
+        # A list, not a deque: it is nearly always empty, and an empty deque
+        # still holds a 600-byte block (thousands of UAs share one process).
+        self._events: list[Event] = []
         self._ids = itertools.count(1)
         self._outgoing: dict[str, _Outgoing] = {}
         self._by_client_key: dict[tl.ClientTransactionKey, _Outgoing] = {}
@@ -201,7 +203,7 @@ class Core:
 
     def next_event(self) -> Event | None:
         """The next event, or None when there is none."""
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     def get_timer(self) -> float | None:
         """The earliest deadline; call :meth:`handle_timer` then. None: no timer."""
@@ -367,10 +369,15 @@ class Core:
             # MESSAGE, INFO and NOTIFY bodies are the application's to judge
             # (JsSIP hands every one over); 415 only for session descriptions.
             accepted_types=None if request.method in _APPLICATION_BODIES else self.accept,
-            merged=self._merged,
+            merged=self._merged_detector(),
             now=now,
             to_tag=to_tag,
         )
+
+    def _merged_detector(self) -> MergedRequestDetector:
+        if self._merged is None:
+            self._merged = MergedRequestDetector()
+        return self._merged
 
     def _answer_statelessly(self, request: Request, answer: Response, now: float) -> None:
         # RFC 3261 8.2: the checks' answers go straight out; a retransmission of
@@ -476,10 +483,17 @@ class Core:
             record = self._by_client_key.pop(key, None)
             if record is not None and self._outgoing.get(record.transaction_id) is record:
                 del self._outgoing[record.transaction_id]
+            if not self._by_client_key and not self._outgoing:
+                # A dict keeps its table when emptied: an idle UA drops it.
+                self._by_client_key = {}
+                self._outgoing = {}
         else:
             incoming = self._by_server_key.pop(key, None)
             if incoming is not None:
                 self._incoming.pop(incoming.transaction_id, None)
+            if not self._by_server_key and not self._incoming:
+                self._by_server_key = {}
+                self._incoming = {}
 
     def _on_request(self, event: tl.RequestReceived, now: float) -> None:
         request = event.request

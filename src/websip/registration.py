@@ -92,14 +92,55 @@ class RegistrationState(enum.Enum):
     UNREGISTERING = "unregistering"
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Gruu:
-    """The GRUUs the registrar assigned to our binding (RFC 5627 4.2)."""
+    """The GRUUs the registrar assigned to our binding (RFC 5627 4.2).
 
-    pub_gruu: URI | None = None
-    """The public GRUU: stable, reveals the AoR."""
-    temp_gruu: URI | None = None
-    """The temporary GRUU: for requests that must not reveal the AoR."""
+    Read-only. Kept as text and parsed on each access (each access returns a
+    fresh :class:`~websip.sip.URI`): a registered UA holds its GRUUs for the
+    life of the binding, and two parsed URIs cost it more memory than
+    everything else in its registration.
+    """
+
+    __slots__ = ("_pub", "_temp")
+    _pub: str | None
+    _temp: str | None
+
+    def __init__(
+        self, *, pub_gruu: URI | str | None = None, temp_gruu: URI | str | None = None
+    ) -> None:
+        # Written back from a parsed URI, so that equal GRUUs compare equal.
+        object.__setattr__(self, "_pub", _canonical(pub_gruu))
+        object.__setattr__(self, "_temp", _canonical(temp_gruu))
+
+    @property
+    def pub_gruu(self) -> URI | None:
+        """The public GRUU: stable, reveals the AoR."""
+        return URI.parse(self._pub) if self._pub is not None else None
+
+    @property
+    def temp_gruu(self) -> URI | None:
+        """The temporary GRUU: for requests that must not reveal the AoR."""
+        return URI.parse(self._temp) if self._temp is not None else None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Gruu is read-only ({name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Gruu):
+            return NotImplemented
+        return (self._pub, self._temp) == (other._pub, other._temp)
+
+    def __hash__(self) -> int:
+        return hash((self._pub, self._temp))
+
+    def __repr__(self) -> str:
+        return f"Gruu(pub_gruu={self._pub!r}, temp_gruu={self._temp!r})"
+
+
+def _canonical(uri: URI | str | None) -> str | None:
+    if uri is None:
+        return None
+    return str(URI.parse(uri) if isinstance(uri, str) else uri)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -212,7 +253,7 @@ class Registration:
         ):
             raise ValueError(f"reg_id must be an integer from 1 to 2**31-1, not {reg_id!r}")
         self._core = core
-        self.registrar = registrar
+        self.registrar = registrar  # kept as text (see the property)
         self.aor = aor
         self.contact_uri = contact_uri
         self.instance_urn = _normalize_urn(instance_urn)
@@ -248,6 +289,16 @@ class Registration:
                 return RegistrationState.UNREGISTERING
             return RegistrationState.REGISTERING
         return RegistrationState.REGISTERED if self._registered else RegistrationState.UNREGISTERED
+
+    @property
+    def registrar(self) -> URI:
+        """The Request-URI of every REGISTER (a fresh URI on each access)."""
+        return URI.parse(self._registrar)
+
+    @registrar.setter
+    def registrar(self, value: URI) -> None:
+        # Text: a registered UA keeps it for its whole life, a parsed URI costs 350 bytes.
+        self._registrar = str(value)
 
     @property
     def is_registered(self) -> bool:
@@ -383,14 +434,15 @@ class Registration:
         """
         gruu = self.gruu
         if anonymous:
-            if gruu is not None and gruu.temp_gruu is not None:
-                return NameAddr(gruu.temp_gruu.copy())
+            temp = gruu.temp_gruu if gruu is not None else None
+            if temp is not None:
+                return NameAddr(temp)
             uri = URI("sip", "anonymous", "anonymous.invalid")
             transport = self.contact_uri.get_param("transport")
             if transport is not None:
                 uri.set_param("transport", transport)
-        elif gruu is not None and gruu.pub_gruu is not None:
-            return NameAddr(gruu.pub_gruu.copy())
+        elif gruu is not None and gruu._pub is not None:
+            return NameAddr(URI.parse(gruu._pub))
         else:
             uri = self.contact_uri.copy()
         if self.outbound:
@@ -453,7 +505,7 @@ class Registration:
         else:
             self._refresh_at = None  # this is the refresh
         request.transaction_id = self._core.send_request(
-            Request("REGISTER", self.registrar.copy(), headers), now
+            Request("REGISTER", URI.parse(self._registrar), headers), now
         )
         self._pending = request
         return request.transaction_id
@@ -611,7 +663,7 @@ def _uri_param(contact: NameAddr, name: str) -> URI | None:
     if not value:
         return None
     try:
-        return URI.parse(value.strip('"'))
+        return URI.parse(value.strip('"'))  # checked here; Gruu keeps the text
     except ParseError:
         logger.info("ignored malformed %s %r", name, value)
         return None

@@ -492,15 +492,15 @@ async def test_keepalive_zero_or_none_sends_no_pings() -> None:
         transport = make_transport([url_of(server)], rec)  # keepalive_interval=None
         async with running(transport):
             await transport.wait_connected(2)
-            assert transport._ws is not None
-            original = transport._ws.protocol.receive_data
+            assert transport._conn is not None
+            original = transport._conn.protocol.receive_data
 
             def spy(data: bytes | bytearray) -> None:
                 if data.startswith(b"\x8a"):
                     pongs.append(0)
                 original(data)
 
-            transport._ws.protocol.receive_data = spy  # type: ignore[method-assign]
+            transport._conn.protocol.receive_data = spy  # type: ignore[method-assign]
             await asyncio.sleep(0.15)
     assert pongs == []
 

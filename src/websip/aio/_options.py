@@ -14,6 +14,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from websip.config import Configuration, WebSocketOptions
@@ -76,15 +77,29 @@ def transport_options_from_config(config: Configuration) -> TransportOptions:
             ``node_websocket_options``; the passphrase is never shown).
     """
     ws = config.websocket_options
-    has_user_agent = any(name.lower() == "user-agent" for name, _ in ws.headers)
     needs_tls = any(server.secure for server in config.ws_servers)
+    key = (ws, needs_tls, config.keepalive_interval, config.keepalive_timeout, config.user_agent)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable value somewhere in the options: no sharing
+        return _make_options(*key)
+    return _shared_options(*key)
+
+
+def _make_options(
+    ws: WebSocketOptions,
+    needs_tls: bool,
+    interval: float,
+    keepalive_timeout: float,
+    user_agent: str,
+) -> TransportOptions:
+    has_user_agent = any(name.lower() == "user-agent" for name, _ in ws.headers)
     if ws.max_message_size is not None:
         max_size: int | None = ws.max_message_size
     elif ws.max_frame_size is not None:
         max_size = ws.max_frame_size
     else:
         max_size = DEFAULT_MAX_SIZE
-    interval = config.keepalive_interval
     return TransportOptions(
         origin=ws.origin,
         headers=ws.headers,
@@ -97,9 +112,14 @@ def transport_options_from_config(config: Configuration) -> TransportOptions:
         max_size=max_size,
         max_frame_size=ws.max_frame_size,
         keepalive_interval=interval if interval > 0 else None,
-        keepalive_timeout=config.keepalive_timeout,
-        user_agent=None if has_user_agent else config.user_agent,
+        keepalive_timeout=keepalive_timeout,
+        user_agent=None if has_user_agent else user_agent,
     )
+
+
+# UAs configured alike share one TransportOptions, and with it one TLS
+# context (a failure to load one is raised again, never cached).
+_shared_options = lru_cache(maxsize=64)(_make_options)
 
 
 def build_ssl_context(options: WebSocketOptions) -> ssl.SSLContext:

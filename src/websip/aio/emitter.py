@@ -19,6 +19,8 @@ logger = logging.getLogger("websip.events")
 
 Handler = Callable[[Any], Any]
 
+_RUNNING_TASKS: set[asyncio.Task[Any]] = set()
+
 
 class EventEmitter:
     """``on``/``off``/``once`` by event name; ``emit`` returns the async handlers' tasks."""
@@ -26,7 +28,8 @@ class EventEmitter:
     def __init__(self, names: frozenset[str] | None = None) -> None:
         self._names = names
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Shared by every emitter: it only keeps handler tasks referenced until they end.
+        self._tasks: set[asyncio.Task[Any]] = _RUNNING_TASKS
 
     def _check(self, name: str) -> None:
         if self._names is not None and name not in self._names:

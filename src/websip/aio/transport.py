@@ -29,6 +29,12 @@ A thin shell: which server to try and how long to wait come from
   answer a WebSocket ping (RFC 6455 5.5.2) and the CRLF ping adds nothing over
   it on one hop. A server's CRLF CRLF ping is answered with a CRLF pong
   (RFC 5626 4.4.1), and a lone CRLF is ignored.
+- **I/O.** Each connection is an :class:`asyncio.Protocol` driving the
+  ``websockets`` package's sans-I/O :class:`~websockets.client.ClientProtocol`:
+  writes go straight to the socket, received frames straight to ``on_data``,
+  and keep-alive is a loop timer. An idle connection thus holds no task, queue
+  or handshake headers, which is what lets one process keep 10,000 UAs (see
+  ``bench/README.md``). A task exists only while a connection is being opened.
 - **First connection.** :meth:`WebSocketTransport.wait_connected` returns once a
   connection is up, and raises :class:`ConnectionFailed` once every server has
   failed since the start (or since the last connection): that is how
@@ -41,22 +47,30 @@ import asyncio
 import logging
 import random
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+import urllib.parse
+import uuid
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect_http_proxy, connect_socks_proxy
+from websockets.client import ClientProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import (
-    ConnectionClosed,
     InvalidHandshake,
     InvalidProxy,
     InvalidStatus,
     InvalidURI,
     ProxyError,
+    SecurityError,
 )
-from websockets.frames import CloseCode
-from websockets.protocol import State
-from websockets.typing import Subprotocol
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import SEND_EOF, Protocol, State
+from websockets.proxy import get_proxy, parse_proxy
+from websockets.typing import Origin, Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
 
 from websip.recovery import ServerSelector, WeightedServer, recovery_delays
 
@@ -71,13 +85,20 @@ __all__ = [
 ]
 
 logger = logging.getLogger("websip.transport")
+# One logger for every connection (websockets would look it up per connection).
+_WS_LOGGER = logging.getLogger("websockets.client")
 
 SIP_SUBPROTOCOL = Subprotocol("sip")
+_SUBPROTOCOLS = [SIP_SUBPROTOCOL]
 # RFC 5626 4.4.1: the keep-alive "ping" is CRLF CRLF, the "pong" a single CRLF.
-CRLF_PING = "\r\n\r\n"
-CRLF_PONG = "\r\n"
-# How long close() lets queued messages (an un-REGISTER, BYEs) go out first.
-_DRAIN_TIMEOUT = 2.0
+CRLF_PING = b"\r\n\r\n"
+CRLF_PONG = b"\r\n"
+# HTTP redirects followed while opening, as the websockets client does.
+_MAX_REDIRECTS = 10
+_REDIRECT_STATUSES = frozenset({300, 301, 302, 303, 307, 308})
+# Randomness for server choice and jitter when none is given: one for all transports.
+_SHARED_RANDOM = random.SystemRandom()
+_CONNECTION_ID = uuid.uuid4()
 
 DisconnectedCallback = Callable[[str, BaseException | None], None]
 
@@ -130,6 +151,272 @@ class _Server:
     weight: int = 0
 
 
+class _HandshakeOnly(Protocol):
+    """Ends :meth:`ClientProtocol.parse` right after the handshake (see below)."""
+
+    def parse(self) -> Generator[None]:
+        return
+        yield  # a generator that ends at once
+
+
+class _ClientProtocol(ClientProtocol, _HandshakeOnly):
+    """websockets' client protocol, minus the handshake it would keep forever.
+
+    ``ClientProtocol.parse`` parses the handshake response, then runs the frame
+    parser from within the same generator, whose frame keeps the response and
+    its headers alive for the life of the connection. Here its ``super().parse()``
+    resolves to :class:`_HandshakeOnly`, so that generator ends after the
+    handshake and the frame parser runs on from a generator holding nothing.
+    """
+
+    def __init__(self, uri: WebSocketURI, **kwargs: Any) -> None:
+        super().__init__(uri, **kwargs)
+        # websockets gives each connection a UUID for its own log lines; they
+        # all go to one logger here, and 10,000 UUIDs are 2 MB.
+        self.id = _CONNECTION_ID
+
+    def parse(self) -> Generator[None]:
+        yield from ClientProtocol.parse(self)
+        yield from Protocol.parse(self)
+
+
+class _Connection(asyncio.Protocol):
+    """One WebSocket connection: asyncio's socket callbacks around a sans-I/O client.
+
+    Everything happens in the callbacks: bytes from the socket go through
+    :class:`~websockets.client.ClientProtocol`, whose frames go to the
+    transport (``on_data``) and whose output goes straight back to the socket.
+    While the handshake runs, :attr:`opened` tells the opening coroutine how
+    it ended; after it, nothing is awaited.
+    """
+
+    __slots__ = (
+        "_close_timer",
+        "_fragments",
+        "_ping_timer",
+        "_pong_timer",
+        "_text",
+        "_waiting_for_pong",
+        "accepted",
+        "closed",
+        "early",
+        "gone",
+        "lost_reason",
+        "opened",
+        "owner",
+        "protocol",
+        "transport",
+    )
+
+    def __init__(self, owner: WebSocketTransport, protocol: ClientProtocol) -> None:
+        self.owner = owner
+        self.protocol = protocol
+        self.transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        # Set when the handshake ends (a response, or the connection lost first).
+        self.opened: asyncio.Future[None] | None = loop.create_future()
+        # Frames that came with the handshake response, delivered on accept().
+        self.early: list[Frame] = []
+        self.accepted = False
+        # connection_lost() came (possibly before accept()).
+        self.gone = False
+        # Made on demand by whoever waits for the end (close(), a refused handshake).
+        self.closed: asyncio.Future[None] | None = None
+        self.lost_reason: str | None = None
+        self._fragments: list[bytes] | None = None
+        self._text = False
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._waiting_for_pong = False
+
+    # -- asyncio.Protocol ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        self.flush()
+        events = protocol.events_received()
+        if not events:
+            return
+        if not self.accepted:
+            opened = self.opened
+            if opened is not None and not opened.done():
+                # The first event of a client is the handshake response.
+                if protocol.handshake_exc is not None:
+                    opened.set_exception(protocol.handshake_exc)
+                    return
+                if isinstance(events[0], Response):
+                    events = events[1:]
+                    opened.set_result(None)
+            self.early.extend(cast(list[Frame], events))
+            return
+        self._frames(cast(list[Frame], events))
+
+    def eof_received(self) -> bool | None:
+        self.protocol.receive_eof()
+        return None  # the transport closes itself; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        protocol = self.protocol
+        protocol.receive_eof()  # idempotent; moves the state machine to CLOSED
+        protocol.data_to_send()  # nowhere to write any more
+        for timer in (self._ping_timer, self._pong_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = self._close_timer = None
+        opened = self.opened
+        if opened is not None and not opened.done():
+            error = protocol.handshake_exc or exc or ConnectionError("connection closed")
+            opened.set_exception(error)
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
+        self.gone = True
+        if self.accepted:
+            self.owner._lost(self)
+
+    # -- used by the transport ----------------------------------------------
+
+    def accept(self, keepalive_interval: float | None) -> None:
+        """The owner took the connection: start keep-alive, deliver early frames."""
+        self.accepted = True
+        self.opened = None
+        if keepalive_interval and not self.gone:
+            self._ping_timer = asyncio.get_running_loop().call_later(keepalive_interval, self._ping)
+        early, self.early = self.early, []
+        if early:
+            self._frames(early)
+        if self.gone:
+            # Lost between the handshake and now: report it like any loss.
+            self.owner._lost(self)
+
+    def send(self, data: bytes) -> None:
+        """One SIP message, one WebSocket message (RFC 7118 5.1)."""
+        protocol = self.protocol
+        if data.isascii():
+            protocol.send_text(data)
+        else:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                protocol.send_binary(data)
+            else:
+                protocol.send_text(data)
+        self.flush()
+
+    def begin_close(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake (bounded by ``close_timeout``)."""
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self.flush()
+
+    def wait_closed(self) -> asyncio.Future[None]:
+        if self.closed is None:
+            self.closed = asyncio.get_running_loop().create_future()
+            if self.transport is None or self.protocol.state is State.CLOSED:
+                self.closed.set_result(None)
+        return self.closed
+
+    def abort(self, reason: str | None) -> None:
+        """Drop the TCP connection now: no closing handshake (the peer is presumed gone)."""
+        self.lost_reason = self.lost_reason or reason
+        if self.transport is not None:
+            self.transport.abort()
+
+    def flush(self) -> None:
+        transport = self.transport
+        protocol = self.protocol
+        for data in protocol.data_to_send():
+            if transport is None:
+                continue
+            if data is SEND_EOF or not data:
+                if transport.can_write_eof() and not transport.is_closing():
+                    transport.write_eof()
+            else:
+                transport.write(data)
+        if self._close_timer is None and transport is not None and protocol.close_expected():
+            # RFC 6455 7.1.1: the server closes TCP first; a client that waits
+            # for that must still not wait forever.
+            timeout = self.owner.options.close_timeout
+            if timeout is not None:
+                self._close_timer = asyncio.get_running_loop().call_later(timeout, transport.abort)
+
+    # -- internals ------------------------------------------------------------
+
+    def _frames(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            opcode = frame.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                data = bytes(frame.data)
+                # The frame parser's generator keeps the last frame as a local
+                # until the next one: let it hold no payload.
+                frame.data = b""
+                if not frame.fin:
+                    self._fragments = [data]
+                    self._text = opcode is Opcode.TEXT
+                    continue
+                self._deliver(data, opcode is Opcode.TEXT)
+            elif opcode is Opcode.CONT:
+                if self._fragments is None:
+                    continue  # the protocol refuses this before it gets here
+                self._fragments.append(bytes(frame.data))
+                frame.data = b""
+                if frame.fin:
+                    data = b"".join(self._fragments)
+                    self._fragments = None
+                    self._deliver(data, self._text)
+            elif opcode is Opcode.PONG:
+                self._pong()
+            # PING is answered by the protocol; CLOSE ends in connection_lost.
+            if self.protocol.state is not State.OPEN:
+                return
+
+    def _deliver(self, data: bytes, text: bool) -> None:
+        if text and not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # RFC 6455 8.1: invalid UTF-8 in a text message fails the connection.
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.flush()
+                return
+        self.owner._receive(self, data)
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self.protocol.state is not State.OPEN:
+            return
+        self.protocol.send_ping(b"")
+        self.flush()
+        self._waiting_for_pong = True
+        timeout = self.owner.options.keepalive_timeout
+        if timeout is not None:
+            self._pong_timer = asyncio.get_running_loop().call_later(timeout, self._no_pong)
+
+    def _pong(self) -> None:
+        if not self._waiting_for_pong:
+            return  # unsolicited (RFC 6455 5.5.3): no answer expected
+        self._waiting_for_pong = False
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
+        interval = self.owner.options.keepalive_interval
+        if interval:
+            self._ping_timer = asyncio.get_running_loop().call_later(interval, self._ping)
+
+    def _no_pong(self) -> None:
+        self._pong_timer = None
+        logger.warning(
+            "no pong from %s within %ss: connection presumed dead",
+            self.owner.server_url,
+            self.owner.options.keepalive_timeout,
+        )
+        self.abort("keepalive timeout")
+
+
 class WebSocketTransport:
     """Keeps one WebSocket to one of several servers, and recovers it when lost.
 
@@ -154,6 +441,30 @@ class WebSocketTransport:
         rng: the randomness for server choice and jitter (tests seed it).
     """
 
+    # Thousands of UAs in one process each hold one of these: no __dict__.
+    __slots__ = (
+        "_all_failed",
+        "_attempts",
+        "_conn",
+        "_delays",
+        "_failures",
+        "_max_interval",
+        "_min_interval",
+        "_on_connected",
+        "_on_connecting",
+        "_on_data",
+        "_on_disconnected",
+        "_opening",
+        "_retry",
+        "_rng",
+        "_running",
+        "_selector",
+        "_server",
+        "_servers",
+        "_waiters",
+        "options",
+    )
+
     def __init__(
         self,
         servers: Sequence[WeightedServer] | Sequence[str],
@@ -167,11 +478,15 @@ class WebSocketTransport:
         max_interval: float = 30.0,
         rng: random.Random | None = None,
     ) -> None:
-        normalized: list[WeightedServer] = [
+        self._servers: tuple[WeightedServer, ...] = tuple(
             _Server(s) if isinstance(s, str) else s for s in servers
-        ]
-        self._rng = rng or random.Random()
-        self._selector: ServerSelector[WeightedServer] = ServerSelector(normalized, self._rng)
+        )
+        self._rng = rng or _SHARED_RANDOM
+        # Made for each round of attempts, dropped once connected (it then
+        # remembers nothing: every server is eligible again).
+        self._selector: ServerSelector[WeightedServer] | None = ServerSelector(
+            self._servers, self._rng
+        )
         # Checked here so that a bad pair fails at construction, not in the background.
         recovery_delays(min_interval, max_interval)
         self._min_interval = min_interval
@@ -181,24 +496,28 @@ class WebSocketTransport:
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.options = options or TransportOptions()
-        self._ws: ClientConnection | None = None
+        self._conn: _Connection | None = None
         self._server: WeightedServer | None = None
-        self._outgoing: asyncio.Queue[str | bytes] | None = None
-        self._runner: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._running = False
+        # The attempt being opened (the only task), or the timer of the next one.
+        self._opening: asyncio.Task[None] | None = None
+        self._retry: asyncio.Handle | None = None
+        self._attempts = 0
+        # The back-off; made at the first wait, dropped on each connection.
+        self._delays: Any = None
         # Failures since the start or the last connection, by server position;
         # once it covers every server, wait_connected() raises.
         self._failures: dict[int, ConnectionFailed] = {}
         self._all_failed: ConnectionFailed | None = None
-        self._waiters: list[asyncio.Future[None]] = []
-        self._lost_reason: str | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     # -- public API ---------------------------------------------------------
 
     @property
     def is_connected(self) -> bool:
         """True while a connection is open (``send()`` will take a message)."""
-        return self._ws is not None and self._ws.state is State.OPEN
+        conn = self._conn
+        return conn is not None and conn.protocol.state is State.OPEN
 
     @property
     def server_url(self) -> str | None:
@@ -210,12 +529,15 @@ class WebSocketTransport:
 
         Calling it while running does nothing. Needs a running event loop.
         """
-        if self._runner is not None and not self._runner.done():
+        if self._running:
             return
-        self._stopping = False
+        asyncio.get_running_loop()  # fail here, not in a callback
+        self._running = True
         self._failures.clear()
         self._all_failed = None
-        self._runner = asyncio.get_running_loop().create_task(self._run())
+        self._attempts = 0
+        self._delays = None
+        self._schedule(0)
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until a connection is up.
@@ -232,62 +554,58 @@ class WebSocketTransport:
         """
         if self.is_connected:
             return
-        if self._runner is None or self._runner.done() or self._stopping:
+        if not self._running:
             raise ConnectionFailed("the WebSocket transport is not running", "call start() first")
         if self._all_failed is not None:
             raise self._all_failed
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
         self._waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter, timeout)
         finally:
-            if waiter in self._waiters:
+            if self._waiters is not None and waiter in self._waiters:
                 self._waiters.remove(waiter)
 
     def send(self, data: bytes) -> bool:
-        """Queue one SIP message for one WebSocket message.
+        """Write one SIP message as one WebSocket message.
 
         Returns False, sending nothing, when no connection is open; the caller
         then fails the request (JsSIP's CONNECTION_ERROR) instead of waiting
         for a timeout.
         """
-        if not self.is_connected or self._outgoing is None:
+        conn = self._conn
+        if conn is None or conn.protocol.state is not State.OPEN:
             return False
-        try:
-            self._outgoing.put_nowait(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            self._outgoing.put_nowait(data)
+        conn.send(data)
         return True
 
     async def close(self) -> None:
         """Close the connection cleanly (code 1000) and stop recovering.
 
-        Messages already given to :meth:`send` go out first (for up to 2 s).
+        Messages already given to :meth:`send` go out first: they are ahead
+        of the close frame. The closing handshake is bounded by
+        ``options.close_timeout``, after which the connection is aborted.
         Reports ``on_disconnected(server, None)`` when a connection was open.
         A pending :meth:`wait_connected` raises :class:`ConnectionFailed`.
         """
-        self._stopping = True
+        self._running = False
         self._wake(ConnectionFailed("the WebSocket transport was closed", "", server=None))
-        ws, queue = self._ws, self._outgoing
-        if ws is not None and queue is not None:
-            drained = asyncio.ensure_future(queue.join())
-            closed = asyncio.ensure_future(ws.wait_closed())
-            await asyncio.wait(
-                [drained, closed], timeout=_DRAIN_TIMEOUT, return_when="FIRST_COMPLETED"
-            )
-            drained.cancel()
-            closed.cancel()
-            await asyncio.wait([drained, closed])
-            # Bounded by options.close_timeout, after which websockets aborts.
-            await ws.close(CloseCode.NORMAL_CLOSURE)
-        runner, self._runner = self._runner, None
-        if runner is not None and ws is not None:
-            # The connection is closed: the runner reports it and ends by itself.
-            await asyncio.wait([runner], timeout=_DRAIN_TIMEOUT)
-        if runner is not None and not runner.done():
-            runner.cancel()
-            # asyncio.wait: our own cancellation still propagates, the runner's does not.
-            await asyncio.wait([runner])
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        opening, self._opening = self._opening, None
+        if opening is not None and not opening.done():
+            opening.cancel()
+            # asyncio.wait: our own cancellation still propagates, the attempt's does not.
+            await asyncio.wait([opening])
+        conn = self._conn
+        if conn is not None:
+            closed = conn.wait_closed()
+            # flush() arms the close timer, which aborts a server that never answers.
+            conn.begin_close(CloseCode.NORMAL_CLOSURE)
+            await asyncio.shield(closed)
 
     def drop(self) -> None:
         """Abort the connection as if the network failed: no closing handshake.
@@ -295,68 +613,91 @@ class WebSocketTransport:
         Recovery then proceeds as after a real loss (``ConnectionLost`` with
         code 1006 and reason ``"dropped"``).
         """
-        if self._ws is not None:
-            self._lost_reason = self._lost_reason or "dropped"
-            self._ws.transport.abort()
+        if self._conn is not None:
+            self._conn.abort("dropped")
 
-    # -- internals: the connection loop ---------------------------------------
+    # -- internals: attempts -------------------------------------------------
 
-    async def _run(self) -> None:
-        delays = recovery_delays(self._min_interval, self._max_interval, self._rng)
-        attempts = 0
-        while not self._stopping:
-            server = self._selector.choose()
-            attempts += 1
-            self._call(self._on_connecting, server.ws_uri, attempts)
-            try:
-                ws = await self._open(server)
-            except ConnectionFailed as exc:
-                logger.warning("cannot connect to %s: %s", server.ws_uri, exc)
-                self._selector.mark_failed(server)
-                self._note_failure(server, exc)
-                self._call(self._on_disconnected, server.ws_uri, exc)
-                if self._selector.all_failed:
-                    # Every server failed this round: back off before the next.
-                    await asyncio.sleep(next(delays))
-                continue
-            self._selector.mark_connected(server)
-            await self._serve(server, ws)
-            # A successful connection resets the back-off.
-            delays = recovery_delays(self._min_interval, self._max_interval, self._rng)
-            attempts = 0
-            if not self._stopping:
-                await asyncio.sleep(next(delays))
+    def _schedule(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if delay <= 0:
+            self._retry = loop.call_soon(self._attempt)
+        else:
+            self._retry = loop.call_later(delay, self._attempt)
 
-    async def _open(self, server: WeightedServer) -> ClientConnection:
-        opts = self.options
-        uri = server.ws_uri
-        kwargs: dict[str, Any] = {
-            "subprotocols": [SIP_SUBPROTOCOL],
-            "open_timeout": opts.open_timeout,
-            "close_timeout": opts.close_timeout,
-            # websip runs its own keep-alive (see the module docstring).
-            "ping_interval": None,
-            "max_size": (
-                opts.max_size
-                if opts.max_frame_size is None
-                else (opts.max_size, opts.max_frame_size)
-            ),
-            "compression": None,
-            # Passed explicitly: websockets would otherwise use the environment's proxy.
-            "proxy": opts.proxy,
-            "origin": opts.origin,
-            "additional_headers": opts.headers or None,
-            "user_agent_header": None if _has_user_agent(opts.headers) else opts.user_agent,
-        }
-        if uri[:4].lower() == "wss:":
-            if opts.ssl is not None:
-                kwargs["ssl"] = opts.ssl
-            if opts.server_hostname is not None:
-                kwargs["server_hostname"] = opts.server_hostname
-        if opts.local_address is not None:
-            kwargs["local_addr"] = (opts.local_address, 0)
+    def _next_delay(self) -> float:
+        if self._delays is None:
+            self._delays = recovery_delays(self._min_interval, self._max_interval, self._rng)
+        delay: float = next(self._delays)
+        return delay
+
+    def _attempt(self) -> None:
+        self._retry = None
+        if not self._running:
+            return
+        if self._selector is None:
+            self._selector = ServerSelector(self._servers, self._rng)
+        server = self._selector.choose()
+        self._attempts += 1
+        self._call(self._on_connecting, server.ws_uri, self._attempts)
+        if not self._running:
+            return  # closed by the callback
+        self._opening = asyncio.get_running_loop().create_task(self._try(server))
+
+    async def _try(self, server: WeightedServer) -> None:
         try:
-            ws = await connect(uri, **kwargs)
+            conn = await self._open(server)
+        except ConnectionFailed as exc:
+            self._opening = None
+            logger.warning("cannot connect to %s: %s", server.ws_uri, exc)
+            if self._selector is None:
+                self._selector = ServerSelector(self._servers, self._rng)
+            self._selector.mark_failed(server)
+            self._note_failure(server, exc)
+            self._call(self._on_disconnected, server.ws_uri, exc)
+            if self._running and self._retry is None and self._opening is None:
+                # The next server at once; when every server failed, back off first.
+                all_failed = self._selector is not None and self._selector.all_failed
+                self._schedule(self._next_delay() if all_failed else 0)
+            return
+        self._opening = None
+        if not self._running:
+            conn.abort(None)
+            return
+        self._selector = None  # mark_connected(): every server eligible again
+        # A successful connection resets the back-off.
+        self._delays = None
+        self._attempts = 0
+        self._conn, self._server = conn, server
+        self._failures = {}
+        self._all_failed = None
+        self._wake(None)
+        self._call(self._on_connected, server.ws_uri)
+        if self._conn is conn:
+            conn.accept(self.options.keepalive_interval)
+
+    def _lost(self, conn: _Connection) -> None:
+        """An accepted connection ended (called from its ``connection_lost``)."""
+        if self._conn is not conn:
+            return
+        server = self._server
+        assert server is not None
+        self._conn, self._server = None, None
+        cause: ConnectionLost | None = None
+        if self._running:
+            cause = self._lost_cause(server, conn)
+            logger.warning("%s", cause)
+        self._call(self._on_disconnected, server.ws_uri, cause)
+        if self._running and self._retry is None and self._opening is None:
+            self._schedule(self._next_delay())
+
+    async def _open(self, server: WeightedServer) -> _Connection:
+        uri = server.ws_uri
+        try:
+            async with asyncio.timeout(self.options.open_timeout):
+                return await self._handshake(uri)
+        except ConnectionFailed:
+            raise
         except InvalidURI as exc:
             raise ConnectionFailed(
                 f"invalid WebSocket URI: {exc}", "check ws_servers", server=uri
@@ -393,7 +734,13 @@ class WebSocketTransport:
                 "is this a SIP WebSocket server (subprotocol 'sip')?",
                 server=uri,
             ) from exc
-        except (TimeoutError, OSError) as exc:
+        except TimeoutError as exc:
+            raise ConnectionFailed(
+                f"cannot reach {uri}: {str(exc) or 'timed out during opening handshake'}",
+                "is the server running and the address and port right?",
+                server=uri,
+            ) from exc
+        except OSError as exc:
             raise ConnectionFailed(
                 f"cannot reach {uri}: {str(exc) or type(exc).__name__}",
                 "is the server running and the address and port right?",
@@ -403,70 +750,125 @@ class WebSocketTransport:
             raise ConnectionFailed(
                 f"cannot connect to {uri}: {type(exc).__name__}: {exc}", "", server=uri
             ) from exc
-        if ws.subprotocol != SIP_SUBPROTOCOL:
-            # RFC 7118 4.1: without "sip" agreed this is not a SIP WebSocket server.
-            await ws.close(CloseCode.PROTOCOL_ERROR, "the sip subprotocol is required")
-            raise ConnectionFailed(
-                f"{uri} did not accept the 'sip' WebSocket subprotocol (RFC 7118)",
-                "the URL may point at a plain WebSocket server, or at the wrong path",
-                server=uri,
-            )
-        return ws
 
-    async def _serve(self, server: WeightedServer, ws: ClientConnection) -> None:
-        """Pump one connection until it ends; report how it ended."""
-        queue: asyncio.Queue[str | bytes] = asyncio.Queue()
-        self._ws, self._server, self._outgoing = ws, server, queue
-        self._lost_reason = None
+    async def _handshake(self, uri: str) -> _Connection:
+        """TCP (TLS, proxy), then the HTTP upgrade; follows redirects like websockets."""
+        opts = self.options
+        ws_uri = _parse_uri(uri)
+        headers: Headers | None = Headers(opts.headers) if opts.headers else None
+        for _ in range(_MAX_REDIRECTS):
+            conn = _Connection(
+                self,
+                _ClientProtocol(
+                    ws_uri,
+                    origin=Origin(opts.origin) if opts.origin is not None else None,
+                    subprotocols=_SUBPROTOCOLS,
+                    max_size=(
+                        opts.max_size
+                        if opts.max_frame_size is None
+                        else (opts.max_size, opts.max_frame_size)
+                    ),
+                    logger=_WS_LOGGER,
+                ),
+            )
+            try:
+                await self._connect_tcp(conn, ws_uri)
+                assert conn.transport is not None and conn.opened is not None
+                request = conn.protocol.connect()
+                if headers is not None:
+                    request.headers.update(headers)
+                if opts.user_agent is not None and not _has_user_agent(opts.headers):
+                    request.headers.setdefault("User-Agent", opts.user_agent)
+                conn.protocol.send_request(request)
+                del request  # not kept: an idle connection holds no headers
+                conn.flush()
+                await conn.opened
+            except InvalidStatus as exc:
+                conn.abort(None)
+                target = _redirect(exc, ws_uri)
+                if target is None:
+                    raise
+                if ws_uri.secure and not target.secure:
+                    raise SecurityError("cannot follow a redirect from wss:// to ws://") from exc
+                if headers is not None and (target.host, target.port) != (
+                    ws_uri.host,
+                    ws_uri.port,
+                ):
+                    # Credentials stay with their origin (as websockets does).
+                    headers = Headers(
+                        (name, value)
+                        for name, value in headers.raw_items()
+                        if name.lower() not in ("authorization", "cookie", "proxy-authorization")
+                    )
+                ws_uri = target
+                continue
+            except BaseException:
+                conn.abort(None)
+                raise
+            if conn.protocol.subprotocol != SIP_SUBPROTOCOL:
+                # RFC 7118 4.1: without "sip" agreed this is not a SIP WebSocket server.
+                closed = conn.wait_closed()
+                conn.begin_close(CloseCode.PROTOCOL_ERROR, "the sip subprotocol is required")
+                await closed
+                raise ConnectionFailed(
+                    f"{uri} did not accept the 'sip' WebSocket subprotocol (RFC 7118)",
+                    "the URL may point at a plain WebSocket server, or at the wrong path",
+                    server=uri,
+                )
+            return conn
+        raise SecurityError(f"more than {_MAX_REDIRECTS} redirects")
+
+    async def _connect_tcp(self, conn: _Connection, ws_uri: WebSocketURI) -> None:
+        opts = self.options
         loop = asyncio.get_running_loop()
-        helpers = [loop.create_task(self._write(ws, queue))]
-        interval = self.options.keepalive_interval
-        if interval:
-            helpers.append(
-                loop.create_task(self._keepalive(ws, interval, self.options.keepalive_timeout))
+        kwargs: dict[str, Any] = {}
+        if ws_uri.secure:
+            kwargs["ssl"] = opts.ssl if opts.ssl is not None else True
+            kwargs["server_hostname"] = opts.server_hostname or ws_uri.host
+        local_addr = (opts.local_address, 0) if opts.local_address is not None else None
+        # Explicit only: True means "from the environment", None never looks there.
+        proxy = get_proxy(ws_uri) if opts.proxy is True else opts.proxy
+        if proxy is None:
+            await loop.create_connection(
+                lambda: conn, ws_uri.host, ws_uri.port, local_addr=local_addr, **kwargs
             )
-        self._failures.clear()
-        self._all_failed = None
-        self._wake(None)
-        try:
-            self._call(self._on_connected, server.ws_uri)
-            async for message in ws:
-                self._receive(message, queue)
-        except ConnectionClosed:
-            pass
-        finally:
-            # Nothing awaited here: close() may cancel this task at any point,
-            # and the bookkeeping and the callback below must still happen.
-            for task in helpers:
-                task.cancel()
-            _discard(queue)
-            self._ws, self._server, self._outgoing = None, None, None
-            cause: ConnectionLost | None = None
-            if not self._stopping:
-                cause = self._lost_cause(server, ws)
-                logger.warning("%s", cause)
-            self._call(self._on_disconnected, server.ws_uri, cause)
+            return
+        parsed = parse_proxy(proxy)
+        if parsed.scheme[:5] == "socks":
+            sock = await connect_socks_proxy(parsed, ws_uri, local_addr=local_addr)
+            await loop.create_connection(lambda: conn, sock=sock, **kwargs)
+            return
+        proxy_kwargs: dict[str, Any] = {"local_addr": local_addr}
+        if parsed.scheme == "https":
+            proxy_kwargs["ssl"] = True
+        transport = await connect_http_proxy(parsed, ws_uri, **proxy_kwargs)
+        transport.set_protocol(conn)
+        if kwargs:
+            context = kwargs["ssl"]
+            if context is True:
+                context = ssl.create_default_context()
+            tls = await loop.start_tls(
+                transport, conn, context, server_hostname=kwargs["server_hostname"]
+            )
+            assert tls is not None
+            transport = tls
+        conn.connection_made(transport)
 
-    def _lost_cause(self, server: WeightedServer, ws: ClientConnection) -> ConnectionLost:
-        if ws.state is not State.CLOSED:
-            # Only reached through a bug: make sure the socket does not linger.
-            ws.transport.abort()
-            return ConnectionLost(server.ws_uri, CloseCode.ABNORMAL_CLOSURE, "internal error")
-        closed = ws.close_exc
-        # The server's close frame when it sent one; else ours when websockets
-        # failed the connection (1009 message too big, 1002, 1007); else 1006.
-        frame = closed.rcvd or closed.sent
-        if frame is None or self._lost_reason is not None:
-            return ConnectionLost(
-                server.ws_uri, CloseCode.ABNORMAL_CLOSURE, self._lost_reason or ""
-            )
+    # -- internals: a connection's life ----------------------------------------
+
+    def _lost_cause(self, server: WeightedServer, conn: _Connection) -> ConnectionLost:
+        protocol = conn.protocol
+        # The server's close frame when it sent one; else ours when the
+        # connection was failed (1009 message too big, 1002, 1007); else 1006.
+        frame = protocol.close_rcvd or protocol.close_sent
+        if frame is None or conn.lost_reason is not None:
+            return ConnectionLost(server.ws_uri, CloseCode.ABNORMAL_CLOSURE, conn.lost_reason or "")
         return ConnectionLost(server.ws_uri, int(frame.code), frame.reason)
 
-    def _receive(self, message: str | bytes, queue: asyncio.Queue[str | bytes]) -> None:
-        data = message.encode("utf-8") if isinstance(message, str) else bytes(message)
-        if data == b"\r\n\r\n":
+    def _receive(self, conn: _Connection, data: bytes) -> None:
+        if data == CRLF_PING:
             # RFC 5626 4.4.1: answer a CRLF CRLF ping with a CRLF pong.
-            queue.put_nowait(CRLF_PONG)
+            conn.send(CRLF_PONG)
             return
         if not data.strip(b"\r\n"):
             return  # a CRLF pong or stray keep-alive bytes: not a SIP message
@@ -475,46 +877,12 @@ class WebSocketTransport:
         except Exception:  # the transport must survive a bug in the handler
             logger.exception("error while handling a received message")
 
-    async def _write(self, ws: ClientConnection, queue: asyncio.Queue[str | bytes]) -> None:
-        while True:
-            data = await queue.get()
-            try:
-                await ws.send(data)
-            except ConnectionClosed:
-                queue.task_done()
-                _discard(queue)
-                return
-            queue.task_done()
-
-    async def _keepalive(
-        self, ws: ClientConnection, interval: float, timeout: float | None
-    ) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                # The deadline covers sending too: a peer that reads nothing
-                # eventually stops the ping from being written at all.
-                async with asyncio.timeout(timeout):
-                    pong = await ws.ping()
-                    await pong
-            except TimeoutError:
-                logger.warning(
-                    "no pong from %s within %ss: connection presumed dead",
-                    self.server_url,
-                    timeout,
-                )
-                self._lost_reason = "keepalive timeout"
-                ws.transport.abort()
-                return
-            except ConnectionClosed:
-                return
-
     # -- internals: bookkeeping -------------------------------------------------
 
     def _note_failure(self, server: WeightedServer, exc: ConnectionFailed) -> None:
-        index = next(i for i, s in enumerate(self._selector) if s is server)
+        index = next(i for i, s in enumerate(self._servers) if s is server)
         self._failures[index] = exc
-        if len(self._failures) < len(self._selector):
+        if len(self._failures) < len(self._servers):
             return
         if len(self._failures) == 1:
             self._all_failed = exc
@@ -527,8 +895,8 @@ class WebSocketTransport:
         self._wake(self._all_failed)
 
     def _wake(self, error: ConnectionFailed | None) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
             if waiter.done():
                 continue
             if error is None:
@@ -545,11 +913,21 @@ class WebSocketTransport:
             logger.exception("error in a transport callback")
 
 
-def _discard(queue: asyncio.Queue[str | bytes]) -> None:
-    """Empty ``queue``, so that a pending ``join()`` (in close()) returns."""
-    while not queue.empty():
-        queue.get_nowait()
-        queue.task_done()
+@lru_cache(maxsize=256)
+def _parse_uri(uri: str) -> WebSocketURI:
+    """Parsed once per server for all UAs: the protocol only reads it."""
+    return parse_uri(uri)
+
+
+def _redirect(exc: InvalidStatus, ws_uri: WebSocketURI) -> WebSocketURI | None:
+    """Where a 3xx answer to the handshake points, or None when it is no redirect."""
+    response = exc.response
+    location = response.headers.get("Location")
+    if response.status_code not in _REDIRECT_STATUSES or location is None:
+        return None
+    scheme = "wss" if ws_uri.secure else "ws"
+    base = f"{scheme}://{ws_uri.host}:{ws_uri.port}{ws_uri.resource_name}"
+    return parse_uri(urllib.parse.urljoin(base, location))
 
 
 def _has_user_agent(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> bool:

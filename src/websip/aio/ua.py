@@ -85,6 +85,10 @@ TraceCallback = Callable[[Literal["sent", "received"], bytes], None]
 
 # How long stop() waits for the un-REGISTER before closing anyway.
 _STOP_UNREGISTER_TIMEOUT = 2.0
+# One OS-backed random source for every UA given none: a SystemRandom still
+# carries a Mersenne Twister state (2.5 KB) it never uses.
+_SYSTEM_RANDOM = _random.SystemRandom()
+_RUNNING_TASKS: set[asyncio.Task[Any]] = set()
 
 
 class IncomingRequest:
@@ -227,7 +231,7 @@ class UA:
     ) -> None:
         self._config = load_configuration(configuration, rng=rng, **params)
         config = self._config
-        self._rng = rng if rng is not None else _random.SystemRandom()
+        self._rng = rng if rng is not None else _SYSTEM_RANDOM
         random_bytes: Callable[[int], bytes] = (
             os.urandom if rng is None else (lambda n: self._rng.randbytes(n))
         )
@@ -259,11 +263,12 @@ class UA:
         self._contact_uri = URI(
             scheme="sip", user=contact_user, host=config.via_host, params={"transport": "ws"}
         )
-        self._requests = OutOfDialogRequest(identity=config.identity)
+        identity = config.identity  # one copy: both copy it again before any change
+        self._requests = OutOfDialogRequest(identity=identity)
         self._registration = Registration(
             self._core,
             registrar=config.registrar_server,
-            aor=config.identity,
+            aor=identity,
             contact_uri=self._contact_uri,
             expires=config.register_expires,
             instance_urn=config.instance_urn,
@@ -279,7 +284,8 @@ class UA:
         self._timer_deadline: float | None = None
         self._pumping = False
         self._again = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Shared by every UA: it only keeps handler tasks referenced until they end.
+        self._tasks: set[asyncio.Task[Any]] = _RUNNING_TASKS
         self._sessions: list[RTCSession] = []
 
     # -- public: configuration and state ----------------------------------------

@@ -722,6 +722,9 @@ class TransactionLayer:
                     events.append(TransactionFailed(key=key, reason=FailureReason.TRANSPORT_ERROR))
                 case TransactionTerminated():
                     del self._clients[key]
+                    if not self._clients:
+                        # An emptied dict keeps its table; an idle layer holds none.
+                        self._clients = {}
                     events.append(TransactionEnded(key=key))
                 case InputDiscarded(state=state, trigger=trigger):  # pragma: no branch
                     assert received is not None  # only responses are refused
@@ -763,8 +766,12 @@ class TransactionLayer:
 
     def _forget_server(self, key: ServerKey) -> None:
         del self._servers[key]
+        if not self._servers:
+            self._servers = {}
         if isinstance(key, ServerTransactionKey):
             siblings = self._by_branch[(key.branch, key.sent_by)]
             siblings.remove(key)
             if not siblings:
                 del self._by_branch[(key.branch, key.sent_by)]
+                if not self._by_branch:
+                    self._by_branch = {}
