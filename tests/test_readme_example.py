@@ -50,7 +50,7 @@ async def test_the_readme_example_registers_messages_and_calls(tmp_path: Path) -
         assert "ice_addresses" in code
         code = code.replace("asyncio.run(main())", "")
         namespace: dict[str, object] = {}
-        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(code, "README.md", "exec"), namespace)
         main = namespace["main"]
         assert callable(main)
         await asyncio.wait_for(main(), 30)
