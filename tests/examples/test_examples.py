@@ -1,4 +1,4 @@
-"""Every script in examples/ runs, against a real Kamailio, and ends by itself."""
+"""Every script in examples/ runs, against the embedded server and a real Kamailio, and ends."""
 
 from __future__ import annotations
 
