@@ -39,11 +39,11 @@ What the core keeps for the TU: a 2xx to an INVITE it sends is retransmitted
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from . import causes
 from .auth import DigestClient, DigestCredentials, DigestFlow
@@ -74,6 +74,14 @@ DEFAULT_ALLOWED_METHODS = frozenset(
     {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "MESSAGE", "INFO", "UPDATE", "PRACK",
      "REFER", "NOTIFY", "SUBSCRIBE"}
 )  # fmt: skip
+# The shared stand-in for an empty table: an idle Core (thousands share one
+# process) holds no dict of its own until something is stored. It is never
+# written to: every store first swaps in a fresh dict (see :func:`_own`).
+_NO_ENTRIES: dict[Any, Any] = {}
+_NO_OUTPUT: list[bytes] = []  # the same, for the bytes waiting to be sent
+_NO_EVENTS: list[Any] = []  # and for the events
+_DEFAULT_TIMERS = TimerValues()
+
 DEFAULT_SUPPORTED = frozenset({"path", "gruu", "outbound", "replaces", "timer", "100rel", "ice"})
 # message/sipfrag: the NOTIFYs of a REFER's implicit subscription (RFC 3515 2.4.5).
 _APPLICATION_BODIES = frozenset({"MESSAGE", "INFO", "NOTIFY"})
@@ -123,6 +131,29 @@ class Core:
     drain :meth:`next_event` and re-arm the timer from :meth:`get_timer`.
     """
 
+    # Slots: thousands of UAs share one process (see bench/README.md).
+    __slots__ = (
+        "_by_client_key",
+        "_by_server_key",
+        "_dialogs",
+        "_events",
+        "_incoming",
+        "_last_id",
+        "_merged",
+        "_out",
+        "_outgoing",
+        "_random",
+        "_retransmitters",
+        "accept",
+        "allowed_methods",
+        "auth",
+        "auto_options",
+        "layer",
+        "supported",
+        "timers",
+        "user_agent",
+    )
+
     def __init__(
         self,
         *,
@@ -138,7 +169,7 @@ class Core:
         auto_options: bool = True,
         user_agent: str | None = None,
     ) -> None:
-        self.timers = timers or TimerValues()
+        self.timers = timers or _DEFAULT_TIMERS  # frozen: one shared by every Core
         self._random = random
         self.layer = tl.TransactionLayer(
             timers=self.timers,
@@ -155,19 +186,19 @@ class Core:
         self.auth = DigestClient(credentials, random_bytes=random) if credentials else None
         # Made at the first request received (a UA that only registers never needs one).
         self._merged: MergedRequestDetector | None = None
-        self._out: list[bytes] = []
+        self._out: list[bytes] = _NO_OUTPUT
         # A list, not a deque: it is nearly always empty, and an empty deque
         # still holds a 600-byte block (thousands of UAs share one process).
-        self._events: list[Event] = []
-        self._ids = itertools.count(1)
-        self._outgoing: dict[str, _Outgoing] = {}
-        self._by_client_key: dict[tl.ClientTransactionKey, _Outgoing] = {}
-        self._incoming: dict[str, _Incoming] = {}
-        self._by_server_key: dict[tl.ServerKey, _Incoming] = {}
-        self._dialogs: dict[DialogId, Dialog] = {}
+        self._events: list[Event] = _NO_EVENTS
+        self._last_id = 0  # an int, not itertools.count: smaller
+        self._outgoing: dict[str, _Outgoing] = _NO_ENTRIES
+        self._by_client_key: dict[tl.ClientTransactionKey, _Outgoing] = _NO_ENTRIES
+        self._incoming: dict[str, _Incoming] = _NO_ENTRIES
+        self._by_server_key: dict[tl.ServerKey, _Incoming] = _NO_ENTRIES
+        self._dialogs: dict[DialogId, Dialog] = _NO_ENTRIES
         self._retransmitters: dict[
             tuple[str, int], tuple[TwoHundredRetransmitter[Response], str, tl.ServerKey]
-        ] = {}
+        ] = _NO_ENTRIES
 
     # -- identifiers (RFC 3261 19.3) ---------------------------------------------
 
@@ -198,12 +229,22 @@ class Core:
 
     def data_to_send(self) -> list[bytes]:
         """Everything to write to the transport, in order; the list is handed over."""
-        out, self._out = self._out, []
-        return out
+        out, self._out = self._out, _NO_OUTPUT
+        return [] if out is _NO_OUTPUT else out
 
     def next_event(self) -> Event | None:
         """The next event, or None when there is none."""
-        return self._events.pop(0) if self._events else None
+        if not self._events:
+            return None
+        event = self._events.pop(0)
+        if not self._events:
+            self._events = _NO_EVENTS
+        return event
+
+    def _event(self, event: Event) -> None:
+        if self._events is _NO_EVENTS:
+            self._events = []
+        self._events.append(event)
 
     def get_timer(self) -> float | None:
         """The earliest deadline; call :meth:`handle_timer` then. None: no timer."""
@@ -226,7 +267,7 @@ class Core:
                     self._layer_events(events, now)
                 elif isinstance(output, NoAckReceived):
                     del self._retransmitters[key]
-                    self._events.append(
+                    self._event(
                         AckTimedOut(response=retransmitter.response, transaction_id=transaction_id)
                     )
 
@@ -238,7 +279,7 @@ class Core:
             message = parse_message(data)
         except ParseError as exc:
             logger.warning("dropped unparseable message: %s", exc)
-            self._events.append(MessageDropped(reason=str(exc), data=bytes(data)))
+            self._event(MessageDropped(reason=str(exc), data=bytes(data)))
             return
         if isinstance(message, Response):
             self._receive_response(message, data, now)
@@ -265,14 +306,17 @@ class Core:
             request.add_header("Max-Forwards", "70")
         if self.user_agent and not request.has_header("User-Agent"):
             request.add_header("User-Agent", self.user_agent)
-        transaction_id = f"c{next(self._ids)}"
+        self._last_id += 1
+        transaction_id = f"c{self._last_id}"
         flow = None
         if self.auth is not None and request.method not in ("ACK", "CANCEL"):
             flow = self.auth.start(request)
             request = flow.request
         key, events = self.layer.send_request(request, now)
         record = _Outgoing(transaction_id=transaction_id, flow=flow, request=request, key=key)
+        self._outgoing = _own(self._outgoing)
         self._outgoing[transaction_id] = record
+        self._by_client_key = _own(self._by_client_key)
         self._by_client_key[key] = record
         self._layer_events(events, now)
         return transaction_id
@@ -312,6 +356,7 @@ class Core:
                 response, timers=self.timers
             )
             retransmitter.start(now)
+            self._retransmitters = _own(self._retransmitters)
             self._retransmitters[(record.request.call_id, record.request.cseq.seq)] = (
                 retransmitter,
                 transaction_id,
@@ -326,6 +371,7 @@ class Core:
 
     def add_dialog(self, dialog: Dialog) -> None:
         """Make in-dialog requests for ``dialog`` reach the TU (else they get 481)."""
+        self._dialogs = _own(self._dialogs)
         self._dialogs[dialog.id] = dialog
 
     def remove_dialog(self, dialog: Dialog | DialogId) -> None:
@@ -340,7 +386,7 @@ class Core:
         problem = check_response(response, via_host=self.layer.via_host, via_port=None)
         if problem is not None:
             logger.info("dropped response: %s", problem)
-            self._events.append(MessageDropped(reason=problem, data=bytes(data)))
+            self._event(MessageDropped(reason=problem, data=bytes(data)))
             return
         self._layer_events(self.layer.receive_response(response, now), now)
 
@@ -348,7 +394,7 @@ class Core:
         if request.method == "ACK":
             problem = check_ack(request)
             if problem is not None:
-                self._events.append(MessageDropped(reason=problem, data=bytes(data)))
+                self._event(MessageDropped(reason=problem, data=bytes(data)))
                 return
         else:
             answer = self._sanity(request, now)
@@ -392,6 +438,8 @@ class Core:
     def _layer_events(self, events: list[tl.LayerEvent], now: float) -> None:
         for event in events:
             if isinstance(event, tl.SendMessage):
+                if self._out is _NO_OUTPUT:
+                    self._out = []
                 self._out.append(event.message.to_bytes())
             elif isinstance(event, tl.ResponseReceived):
                 self._on_response(event.response, event.key, now)
@@ -403,9 +451,7 @@ class Core:
                 self._on_ended(event.key)
             elif isinstance(event, tl.MessageDiscarded):
                 logger.debug("discarded %r: %s", event.message, event.reason)
-                self._events.append(
-                    MessageDropped(reason=event.reason, data=event.message.to_bytes())
-                )
+                self._event(MessageDropped(reason=event.reason, data=event.message.to_bytes()))
 
     def _on_response(self, response: Response, key: tl.ClientTransactionKey, now: float) -> None:
         record = self._by_client_key.get(key)
@@ -421,7 +467,7 @@ class Core:
                 retry = record.flow.receive_response(response)
             except RequestError as exc:
                 record.final_seen = True
-                self._events.append(
+                self._event(
                     RequestFailed(
                         request=record.request,
                         transaction_id=record.transaction_id,
@@ -435,7 +481,7 @@ class Core:
                 return
         if status >= 200:
             record.final_seen = True
-        self._events.append(
+        self._event(
             ResponseReceived(
                 response=response, request=record.request, transaction_id=record.transaction_id
             )
@@ -451,6 +497,7 @@ class Core:
         record.key = key
         record.request = retry
         record.provisional_seen = False
+        self._by_client_key = _own(self._by_client_key)
         self._by_client_key[key] = record
         self._layer_events(events, now)
 
@@ -474,7 +521,7 @@ class Core:
             if event.reason is tl.FailureReason.TRANSPORT_ERROR
             else causes.REQUEST_TIMEOUT
         )
-        self._events.append(
+        self._event(
             RequestFailed(request=record.request, transaction_id=record.transaction_id, cause=cause)
         )
 
@@ -485,15 +532,15 @@ class Core:
                 del self._outgoing[record.transaction_id]
             if not self._by_client_key and not self._outgoing:
                 # A dict keeps its table when emptied: an idle UA drops it.
-                self._by_client_key = {}
-                self._outgoing = {}
+                self._by_client_key = _NO_ENTRIES
+                self._outgoing = _NO_ENTRIES
         else:
             incoming = self._by_server_key.pop(key, None)
             if incoming is not None:
                 self._incoming.pop(incoming.transaction_id, None)
             if not self._by_server_key and not self._incoming:
-                self._by_server_key = {}
-                self._incoming = {}
+                self._by_server_key = _NO_ENTRIES
+                self._incoming = _NO_ENTRIES
 
     def _on_request(self, event: tl.RequestReceived, now: float) -> None:
         request = event.request
@@ -501,9 +548,12 @@ class Core:
             self._on_ack(request)
             return
         assert event.key is not None
-        transaction_id = f"s{next(self._ids)}"
+        self._last_id += 1
+        transaction_id = f"s{self._last_id}"
         record = _Incoming(transaction_id=transaction_id, key=event.key, request=request)
+        self._incoming = _own(self._incoming)
         self._incoming[transaction_id] = record
+        self._by_server_key = _own(self._by_server_key)
         self._by_server_key[event.key] = record
         if request.method == "CANCEL":
             self._on_cancel(record, event.cancelled, now)
@@ -522,7 +572,7 @@ class Core:
         elif request.method == "OPTIONS" and self.auto_options:
             self._answer_options(record, now)
             return
-        self._events.append(RequestReceived(request=request, transaction_id=transaction_id))
+        self._event(RequestReceived(request=request, transaction_id=transaction_id))
 
     def _on_ack(self, ack: Request) -> None:
         try:
@@ -534,9 +584,9 @@ class Core:
             entry[0].on_ack()
         dialog = self._dialogs.get(dialog_id_for_incoming(ack)) if is_in_dialog(ack) else None
         if dialog is None and entry is None:
-            self._events.append(MessageDropped(reason="ACK for no dialog", data=ack.to_bytes()))
+            self._event(MessageDropped(reason="ACK for no dialog", data=ack.to_bytes()))
             return
-        self._events.append(AckReceived(request=ack))
+        self._event(AckReceived(request=ack))
 
     def _on_cancel(self, record: _Incoming, cancelled: tl.ServerKey | None, now: float) -> None:
         target = self._by_server_key.get(cancelled) if cancelled is not None else None
@@ -547,7 +597,7 @@ class Core:
             return
         self._reply(record, 200, now)
         self._reply(target, 487, now)
-        self._events.append(
+        self._event(
             RequestCancelled(
                 request=target.request, transaction_id=target.transaction_id, cancel=record.request
             )
@@ -572,3 +622,12 @@ class Core:
         to_tag = None if record.request.to_tag else self.new_tag()
         response = Response.for_request(record.request, status, to_tag=to_tag, headers=headers)
         self.send_response(record.transaction_id, response, now)
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _own(table: dict[_K, _V]) -> dict[_K, _V]:
+    """``table``, or a fresh dict in place of the shared empty stand-in."""
+    return {} if table is _NO_ENTRIES else table

@@ -232,6 +232,31 @@ class Registration:
             (:class:`websip.ParseError` is a ValueError).
     """
 
+    # Slots: thousands of UAs share one process (see bench/README.md).
+    __slots__ = (
+        "_contact_extra",
+        "_contact_flags",
+        "_core",
+        "_expires_at",
+        "_pending",
+        "_queued",
+        "_refresh_at",
+        "_registered",
+        "_registrar",
+        "aor",
+        "call_id",
+        "contact_uri",
+        "cseq",
+        "expires",
+        "extra_headers",
+        "gruu",
+        "instance_urn",
+        "outbound",
+        "reg_id",
+        "requested_expires",
+        "route",
+    )
+
     def __init__(
         self,
         core: Core,

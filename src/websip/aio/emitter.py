@@ -25,6 +25,13 @@ _RUNNING_TASKS: set[asyncio.Task[Any]] = set()
 class EventEmitter:
     """``on``/``off``/``once`` by event name; ``emit`` returns the async handlers' tasks."""
 
+    # Slots: thousands of UAs share one process (see bench/README.md).
+    __slots__ = (
+        "_handlers",
+        "_names",
+        "_tasks",
+    )
+
     def __init__(self, names: frozenset[str] | None = None) -> None:
         self._names = names
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}

@@ -89,6 +89,11 @@ _STOP_UNREGISTER_TIMEOUT = 2.0
 # carries a Mersenne Twister state (2.5 KB) it never uses.
 _SYSTEM_RANDOM = _random.SystemRandom()
 _RUNNING_TASKS: set[asyncio.Task[Any]] = set()
+# Shared stand-ins for "none yet": thousands of idle UAs share a process, and an
+# empty dict or list of each one's own costs 56-64 bytes. Never written to: a
+# store replaces them (``[*old, new]``, ``{}`` on first use).
+_NOTHING_PENDING: dict[str, Any] = {}
+_NO_ONE: list[Any] = []
 
 
 class IncomingRequest:
@@ -275,9 +280,9 @@ class UA:
         )
         self._transport: WebSocketTransport | None = None
         self._server: WsServer | None = None
-        self._pending: dict[str, asyncio.Future[Response]] = {}
-        self._register_waiters: list[asyncio.Future[Response]] = []
-        self._unregister_waiters: list[asyncio.Future[Response | None]] = []
+        self._pending: dict[str, asyncio.Future[Response]] = _NOTHING_PENDING
+        self._register_waiters: list[asyncio.Future[Response]] = _NO_ONE
+        self._unregister_waiters: list[asyncio.Future[Response | None]] = _NO_ONE
         self._want_registered = False
         self._running = False
         self._timer: asyncio.TimerHandle | None = None
@@ -286,7 +291,7 @@ class UA:
         self._again = False
         # Shared by every UA: it only keeps handler tasks referenced until they end.
         self._tasks: set[asyncio.Task[Any]] = _RUNNING_TASKS
-        self._sessions: list[RTCSession] = []
+        self._sessions: list[RTCSession] = _NO_ONE
 
     # -- public: configuration and state ----------------------------------------
 
@@ -348,7 +353,7 @@ class UA:
         if self._config.register:
             self._want_registered = True
             waiter = asyncio.get_running_loop().create_future()
-            self._register_waiters.append(waiter)
+            self._register_waiters = [*self._register_waiters, waiter]
         self._transport = self._make_transport()
         self._transport.start()
         try:
@@ -411,7 +416,7 @@ class UA:
         self._require_connection()
         self._want_registered = True
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._register_waiters.append(waiter)
+        self._register_waiters = [*self._register_waiters, waiter]
         self._registration.register(self._now())
         self._pump()
         return await waiter
@@ -425,7 +430,7 @@ class UA:
         self._require_connection()
         self._want_registered = False
         waiter: asyncio.Future[Response | None] = asyncio.get_running_loop().create_future()
-        self._unregister_waiters.append(waiter)
+        self._unregister_waiters = [*self._unregister_waiters, waiter]
         self._registration.unregister(self._now(), all=all)
         self._pump()
         return await waiter
@@ -523,6 +528,8 @@ class UA:
         self._require_connection()
         transaction_id = self._core.send_request(request, self._now())
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        if self._pending is _NOTHING_PENDING:
+            self._pending = {}
         self._pending[transaction_id] = future
         self._pump()
         return await future
@@ -566,7 +573,7 @@ class UA:
                     self._dispatch(event)
                     self._flush()
             if self._sessions:
-                self._sessions = [s for s in self._sessions if not s._finished()]
+                self._sessions = [s for s in self._sessions if not s._finished()] or _NO_ONE
             self._rearm()
         finally:
             self._pumping = False
@@ -740,22 +747,22 @@ class UA:
 
     def _registration_event(self, event: object) -> None:
         if isinstance(event, Registered):
-            self._resolve(self._register_waiters, event.response)
+            self._register_waiters = self._resolve(self._register_waiters, event.response)
             if not event.refreshed:  # JsSIP: "registered" on the transition only
                 self._events.emit("registered", RegisteredEvent(response=event.response))
         elif isinstance(event, Unregistered):
             if event.cause is None:
-                self._resolve(self._unregister_waiters, event.response)
+                self._unregister_waiters = self._resolve(self._unregister_waiters, event.response)
             else:
                 error = RequestError(event.cause, event.response)
-                self._reject(self._unregister_waiters, error)
+                self._unregister_waiters = self._reject(self._unregister_waiters, error)
             self._events.emit(
                 "unregistered", UnregisteredEvent(response=event.response, cause=event.cause)
             )
         elif isinstance(event, RegistrationFailed):
             error = RequestError(event.cause, event.response)
-            self._reject(self._register_waiters, error)
-            self._reject(self._unregister_waiters, error)
+            self._register_waiters = self._reject(self._register_waiters, error)
+            self._unregister_waiters = self._reject(self._unregister_waiters, error)
             self._events.emit(
                 "registration_failed",
                 RegistrationFailedEvent(cause=event.cause, response=event.response),
@@ -767,27 +774,28 @@ class UA:
                 self._registration.register(self._now())
 
     @staticmethod
-    def _resolve(waiters: list[Any], value: Any) -> None:
+    def _resolve(waiters: list[Any], value: Any) -> list[Any]:
+        """Settle every waiter; what replaces the list (the shared empty one)."""
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(value)
-        waiters.clear()
+        return _NO_ONE
 
     @staticmethod
-    def _reject(waiters: list[Any], error: BaseException) -> None:
+    def _reject(waiters: list[Any], error: BaseException) -> list[Any]:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(error)
-        waiters.clear()
+        return _NO_ONE
 
     def _fail_everything(self, cause: str) -> None:
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(RequestError(cause))
-        self._pending.clear()
+        self._pending = _NOTHING_PENDING
         error = RequestError(cause)
-        self._reject(self._register_waiters, error)
-        self._reject(self._unregister_waiters, error)
+        self._register_waiters = self._reject(self._register_waiters, error)
+        self._unregister_waiters = self._reject(self._unregister_waiters, error)
 
     # -- internals: incoming requests -------------------------------------------
 
@@ -895,7 +903,7 @@ class UA:
         session.usage = usage
         session.local_identity = usage.local_identity
         session.remote_identity = usage.remote_identity
-        self._sessions.append(session)
+        self._sessions = [*self._sessions, session]
         session._process(usage.take_events())
         self._events.emit(
             "new_rtc_session",
@@ -954,7 +962,7 @@ class UA:
         session = RTCSession(self, "outgoing", media if media is not None else self._make_media())
         session.local_identity = self._config.identity
         session.remote_identity = NameAddr(uri.copy())
-        self._sessions.append(session)
+        self._sessions = [*self._sessions, session]
         session._spawn(self._start_call(session, uri, headers, anonymous, session_timers))
         return session
 

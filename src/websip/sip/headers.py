@@ -173,7 +173,7 @@ class NameAddr(HeaderParams):
             raise ParseError("display name contains CR or LF")
         self.display_name = display_name
         self.params = {k.lower(): v for k, v in params.items()} if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:
@@ -391,7 +391,7 @@ class Via(HeaderParams):
         self.host = host
         self.port = port
         self.params = {k.lower(): v for k, v in params.items()} if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     @classmethod
     def parse(cls, text: str) -> Via:
@@ -609,7 +609,7 @@ class _Delta(_Valued):
     def __init__(self, delta: int, params: dict[str, str | None] | None = None) -> None:
         self.delta = delta
         self.params = dict(params) if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         self.delta = int(text)
@@ -647,7 +647,7 @@ class Event(_Valued):
     def __init__(self, event: str, params: dict[str, str | None] | None = None) -> None:
         self.event = event
         self.params = dict(params) if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         self.event = text
@@ -669,7 +669,7 @@ class SubscriptionState(_Valued):
     def __init__(self, state: str, params: dict[str, str | None] | None = None) -> None:
         self.state = state.lower()
         self.params = dict(params) if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         self.state = text.lower()
@@ -701,7 +701,7 @@ class ContentDisposition(_Valued):
     def __init__(self, disposition: str, params: dict[str, str | None] | None = None) -> None:
         self.disposition = disposition.lower()
         self.params = dict(params) if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         self.disposition = text.lower()
@@ -724,7 +724,7 @@ class MediaType(_Valued):
         self.type = type.lower()
         self.subtype = subtype.lower()
         self.params = dict(params) if params else {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         main, _, sub = text.partition("/")
@@ -756,7 +756,7 @@ class Replaces(_Valued):
     ) -> None:
         self.call_id = call_id
         self.params = {}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
         if to_tag is not None:
             self.params["to-tag"] = to_tag
         if from_tag is not None:
@@ -834,7 +834,7 @@ class RetryAfter(_Valued):
         self.delta = delta
         self.comment = comment
         self.params = {} if duration is None else {"duration": str(duration)}
-        self._quoted = frozenset()
+        self._quoted = NO_QUOTED
 
     def _set_value(self, text: str) -> None:
         number, _, comment = text.partition("(")

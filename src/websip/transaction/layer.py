@@ -48,11 +48,10 @@ driven by the core's single timer.
 from __future__ import annotations
 
 import enum
-import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from websip.exceptions import LocalProtocolError, ParseError
 from websip.sip.headers import Via
@@ -348,6 +347,20 @@ class TransactionLayer:
     :meth:`get_timer` after every call and call :meth:`handle_timer` when due.
     """
 
+    # Slots: thousands of UAs share one process (see bench/README.md).
+    __slots__ = (
+        "_by_branch",
+        "_clients",
+        "_last_serial",
+        "_random",
+        "_servers",
+        "reliable",
+        "send_trying",
+        "timers",
+        "via_host",
+        "via_transport",
+    )
+
     def __init__(
         self,
         *,
@@ -366,11 +379,15 @@ class TransactionLayer:
         self._random = random
         if via_host is not None:
             self._make_via()  # fail now, not at the first request
-        self._clients: dict[ClientTransactionKey, _ClientMachine] = {}
-        self._servers: dict[ServerKey, _ServerEntry] = {}
+        # Thousands of idle layers share a process: none holds a table of its own
+        # until a transaction starts (the shared empty one is never written to).
+        self._clients: dict[ClientTransactionKey, _ClientMachine] = _NO_ENTRIES
+        self._servers: dict[ServerKey, _ServerEntry] = _NO_ENTRIES
         # (branch, sent-by) -> the RFC 3261 server keys sharing them, for CANCEL.
-        self._by_branch: dict[tuple[str, tuple[str, int | None]], list[ServerTransactionKey]] = {}
-        self._serials: Iterator[int] = itertools.count(1)
+        self._by_branch: dict[tuple[str, tuple[str, int | None]], list[ServerTransactionKey]] = (
+            _NO_ENTRIES
+        )
+        self._last_serial = 0
 
     # -- identifiers ----------------------------------------------------------
 
@@ -456,6 +473,7 @@ class TransactionLayer:
             machine, outputs = ClientNonInviteTransaction[Request, Response].start(
                 request, timers=self.timers, reliable=self.reliable, now=now
             )
+        self._clients = _own(self._clients)
         self._clients[key] = machine
         return key, self._client_events(key, machine, outputs, None)
 
@@ -613,6 +631,7 @@ class TransactionLayer:
                 (k for k in self._by_branch.get((branch, via.sent_by), ()) if k.method != "CANCEL"),
                 None,
             )
+        self._by_branch = _own(self._by_branch)
         self._by_branch.setdefault((branch, via.sent_by), []).append(key)
         return self._start_server(key, request, now, cancelled)
 
@@ -635,7 +654,8 @@ class TransactionLayer:
         if request.method == "CANCEL":
             found = self._find_legacy(request, ack=False, cancel=True)
             cancelled = found[0] if found is not None else None
-        legacy = LegacyServerTransactionKey(serial=next(self._serials), method=request.method)
+        self._last_serial += 1
+        legacy = LegacyServerTransactionKey(serial=self._last_serial, method=request.method)
         return self._start_server(legacy, request, now, cancelled)
 
     def _find_legacy(
@@ -694,6 +714,7 @@ class TransactionLayer:
                 request, timers=self.timers, reliable=self.reliable
             )
         entry = _ServerEntry(machine=machine, request=request)
+        self._servers = _own(self._servers)
         self._servers[key] = entry
         return self._server_events(key, entry, outputs, request, cancelled)
 
@@ -724,7 +745,7 @@ class TransactionLayer:
                     del self._clients[key]
                     if not self._clients:
                         # An emptied dict keeps its table; an idle layer holds none.
-                        self._clients = {}
+                        self._clients = _NO_ENTRIES
                     events.append(TransactionEnded(key=key))
                 case InputDiscarded(state=state, trigger=trigger):  # pragma: no branch
                     assert received is not None  # only responses are refused
@@ -767,11 +788,21 @@ class TransactionLayer:
     def _forget_server(self, key: ServerKey) -> None:
         del self._servers[key]
         if not self._servers:
-            self._servers = {}
+            self._servers = _NO_ENTRIES
         if isinstance(key, ServerTransactionKey):
             siblings = self._by_branch[(key.branch, key.sent_by)]
             siblings.remove(key)
             if not siblings:
                 del self._by_branch[(key.branch, key.sent_by)]
                 if not self._by_branch:
-                    self._by_branch = {}
+                    self._by_branch = _NO_ENTRIES
+
+
+_NO_ENTRIES: dict[Any, Any] = {}
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _own(table: dict[_K, _V]) -> dict[_K, _V]:
+    """``table``, or a fresh dict in place of the shared empty stand-in."""
+    return {} if table is _NO_ENTRIES else table
