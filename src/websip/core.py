@@ -363,6 +363,40 @@ class Core:
                 record.key,
             )
 
+    def reply(
+        self,
+        transaction_id: str,
+        status_code: int,
+        now: float,
+        reason_phrase: str | None = None,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | str = b"",
+    ) -> None:
+        """Answer a request outside any dialog of ours: the response is built
+        from the request (RFC 3261 8.2.6), with a new To tag when it had none.
+
+        Raises:
+            LocalProtocolError: unknown transaction, or a response the state refuses.
+        """
+        record = self._incoming.get(transaction_id)
+        if record is None:
+            raise LocalProtocolError(f"no server transaction {transaction_id!r}")
+        request = record.request
+        to_tag = None if request.to_tag else self.new_tag()
+        response = Response.for_request(
+            request, status_code, reason_phrase, to_tag=to_tag, headers=headers, body=body
+        )
+        self.send_response(transaction_id, response, now)
+
+    def capabilities(self) -> list[tuple[str, str]]:
+        """Allow, Accept and Supported as we would answer an OPTIONS (RFC 3261 11.2)."""
+        return [
+            ("Allow", ", ".join(sorted(self.allowed_methods))),
+            ("Accept", ", ".join(sorted(self.accept))),
+            ("Supported", ", ".join(sorted(self.supported))),
+        ]
+
     def send_ack(self, ack: Request, now: float) -> None:
         """Send the ACK of a 2xx (the dialog's, RFC 3261 13.2.2.4): no transaction."""
         self._layer_events(self.layer.send_stateless(ack), now)
@@ -605,12 +639,7 @@ class Core:
 
     def _answer_options(self, record: _Incoming, now: float) -> None:
         # RFC 3261 11.2: the same answer an INVITE would get, plus capabilities.
-        headers = [
-            ("Allow", ", ".join(sorted(self.allowed_methods))),
-            ("Accept", ", ".join(sorted(self.accept))),
-            ("Supported", ", ".join(sorted(self.supported))),
-        ]
-        self._reply(record, 200, now, headers)
+        self._reply(record, 200, now, self.capabilities())
 
     def _reply(
         self,
@@ -619,9 +648,7 @@ class Core:
         now: float,
         headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        to_tag = None if record.request.to_tag else self.new_tag()
-        response = Response.for_request(record.request, status, to_tag=to_tag, headers=headers)
-        self.send_response(record.transaction_id, response, now)
+        self.reply(record.transaction_id, status, now, headers=headers)
 
 
 _K = TypeVar("_K")

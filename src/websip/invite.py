@@ -89,6 +89,7 @@ from .events import (
     ResponseReceived,
 )
 from .exceptions import LocalProtocolError, ParseError, RemoteProtocolError
+from .messaging import anonymous_uri
 from .sip import URI, NameAddr, Replaces, Request, Response
 
 __all__ = [
@@ -734,9 +735,7 @@ class InviteSession:
         )
         extra = list(extra_headers)
         if anonymous:
-            from_addr = NameAddr(
-                URI(scheme="sip", user="anonymous", host="anonymous.invalid"), "Anonymous"
-            )
+            from_addr = NameAddr(anonymous_uri(), "Anonymous")
             extra.append(("P-Preferred-Identity", f"<{local_identity.uri}>"))
             extra.append(("Privacy", "id"))
         else:

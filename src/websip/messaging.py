@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from .sip import URI, NameAddr, Request
 from .sip.abnf import is_token
 
-__all__ = ["OutOfDialogRequest", "check_extra_headers", "split_extra_header"]
+__all__ = ["OutOfDialogRequest", "anonymous_uri", "check_extra_headers", "split_extra_header"]
+
+
+def anonymous_uri() -> URI:
+    """``sip:anonymous@anonymous.invalid``: who we are when hiding (RFC 3323 4.1.1.3)."""
+    return URI(scheme="sip", user="anonymous", host="anonymous.invalid")
 
 
 def split_extra_header(line: str) -> tuple[str, str]:
@@ -81,11 +86,7 @@ class OutOfDialogRequest:
         ``anonymous`` writes the RFC 3323 anonymous From
         (``"Anonymous" <sip:anonymous@anonymous.invalid>``), as JsSIP does.
         """
-        if anonymous:
-            sender = NameAddr(URI(scheme="sip", user="anonymous", host="anonymous.invalid"))
-            sender.display_name = "Anonymous"
-        else:
-            sender = self.identity.copy()
+        sender = NameAddr(anonymous_uri(), "Anonymous") if anonymous else self.identity.copy()
         sender.set_param("tag", from_tag)
         headers: list[tuple[str, str]] = [(name, value) for name, value in self._routes()]
         headers += [

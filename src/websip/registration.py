@@ -48,7 +48,7 @@ from . import causes
 from .core import Core
 from .events import RequestFailed, ResponseReceived
 from .exceptions import ParseError
-from .messaging import check_extra_headers
+from .messaging import anonymous_uri, check_extra_headers
 from .sip import URI, NameAddr, Request, Response
 
 __all__ = [
@@ -462,7 +462,7 @@ class Registration:
             temp = gruu.temp_gruu if gruu is not None else None
             if temp is not None:
                 return NameAddr(temp)
-            uri = URI("sip", "anonymous", "anonymous.invalid")
+            uri = anonymous_uri()
             transport = self.contact_uri.get_param("transport")
             if transport is not None:
                 uri.set_param("transport", transport)

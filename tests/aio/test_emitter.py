@@ -80,3 +80,26 @@ async def test_wait_for_returns_the_next_payload_or_times_out() -> None:
     with pytest.raises(asyncio.TimeoutError):
         await emitter.wait_for("x", timeout=0.01)
     assert emitter.listeners("x") == 0
+
+
+async def test_emit_then_runs_after_plain_handlers_at_once_and_after_async_ones() -> None:
+    emitter = EventEmitter()
+    order: list[str] = []
+    emitter.on("x", lambda payload: order.append("plain"))
+    emitter.emit_then("x", 1, lambda: order.append("then"))
+    assert order == ["plain", "then"]
+
+    release = asyncio.Event()
+
+    async def slow(payload: object) -> None:
+        await release.wait()
+        order.append("async")
+
+    emitter.on("y", slow)
+    emitter.emit_then("y", 2, lambda: order.append("then-y"))
+    await asyncio.sleep(0)
+    assert order == ["plain", "then"]  # waiting for the async handler
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert order == ["plain", "then", "async", "then-y"]

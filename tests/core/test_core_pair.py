@@ -27,6 +27,7 @@ from websip.events import (
     RequestReceived,
     ResponseReceived,
 )
+from websip.exceptions import LocalProtocolError
 from websip.sip import Request, Response, parse_message
 
 ALICE = "sip:alice@example.com"
@@ -121,6 +122,41 @@ class TestMessage:
         pair.flush()
         responses = only(pair.events(pair.alice), ResponseReceived)
         assert [(r.transaction_id, r.response.status_code) for r in responses] == [(tid, 200)]
+
+    def test_reply_builds_the_response_from_the_request(self) -> None:
+        pair = Pair()
+        tid = pair.alice.send_request(
+            request("MESSAGE", pair.alice, body=b"x", Content_Type="text/plain"), pair.now
+        )
+        pair.flush()
+        (received,) = only(pair.events(pair.bob), RequestReceived)
+        pair.bob.reply(
+            received.transaction_id,
+            486,
+            pair.now,
+            "Busy Here",
+            headers=[("Retry-After", "60")],
+            body=b"later",
+        )
+        pair.flush()
+        (answer,) = only(pair.events(pair.alice), ResponseReceived)
+        assert answer.transaction_id == tid
+        response = answer.response
+        assert (response.status_code, response.reason_phrase) == (486, "Busy Here")
+        assert response.to_tag and response.get_header("Retry-After") == "60"
+        assert response.body == b"later"
+        with pytest.raises(LocalProtocolError):
+            pair.bob.reply("s999", 200, pair.now)
+
+    def test_capabilities_answer_options(self) -> None:
+        pair = Pair()
+        pair.alice.send_request(request("OPTIONS", pair.alice), pair.now)
+        pair.flush()
+        (answer,) = only(pair.events(pair.alice), ResponseReceived)
+        expected = dict(pair.bob.capabilities())
+        assert "REGISTER" in expected["Allow"] and "timer" in expected["Supported"]
+        for name, value in expected.items():
+            assert ", ".join(answer.response.get_headers(name)) == value
 
     def test_wire_bytes_are_pinned_by_the_random_source(self) -> None:
         first, second = Pair(), Pair()

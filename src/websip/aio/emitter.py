@@ -93,6 +93,23 @@ class EventEmitter:
                 tasks.append(task)
         return tasks
 
+    def emit_then(self, name: str, payload: Any, then: Callable[[], object]) -> None:
+        """Emit, then call ``then()`` once every handler is done: at once when all
+        are plain functions, else when the async ones have ended. For requests a
+        handler may answer, and that get a default answer when none did."""
+        tasks = self.emit(name, payload)
+        if not tasks:
+            then()
+            return
+
+        async def after_handlers() -> None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            then()
+
+        task = asyncio.ensure_future(after_handlers())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def wait_for(self, name: str, timeout: float | None = None) -> Any:
         """The payload of the next ``name`` event (asyncio.TimeoutError after ``timeout``)."""
         self._check(name)

@@ -96,6 +96,14 @@ _REMOTE_HOLD = frozenset({"sendonly", "inactive"})
 _DTMF_PAUSE = 2.0
 
 
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    """Fail ``future`` unless it is done, marking the error retrieved: nobody
+    has to await a call's futures (asyncio would log it otherwise)."""
+    if not future.done():
+        future.set_exception(error)
+        future.exception()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SessionEventData:
     """The payload of RTCSession events; fields that do not apply are None.
@@ -195,8 +203,7 @@ class ReferSubscription:
         if self._done.done():
             return
         if isinstance(value, BaseException):
-            self._done.set_exception(value)
-            self._done.exception()
+            _fail(self._done, value)
         else:
             self._done.set_result(value)
 
@@ -783,15 +790,12 @@ class RTCSession:
     def _on_offer(self, event: ReinviteReceived | UpdateReceived) -> None:
         method = "reinvite" if isinstance(event, ReinviteReceived) else "update"
         decision = RenegotiationEvent(originator="remote", request=event.request, sdp=event.sdp)
-        tasks = self._emit(method, decision)
         usage = self.usage
         assert usage is not None
 
         async def respond() -> None:
             from websip.media import MediaError, SdpError
 
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
             reject = usage.reject_reinvite if method == "reinvite" else usage.reject_update
             answer = usage.answer_reinvite if method == "reinvite" else usage.answer_update
             if decision.rejected is not None:
@@ -815,7 +819,7 @@ class RTCSession:
             if event.sdp is not None:
                 self._check_remote_direction()
 
-        self._spawn(respond())
+        self._events.emit_then(method, decision, lambda: self._spawn(respond()))
 
     # -- transfer ------------------------------------------------------------
 
@@ -828,21 +832,12 @@ class RTCSession:
             _session=self,
             _refer_id=event.refer_id,
         )
-        tasks = self._emit("refer", decision)
 
         def default() -> None:
             if not decision.decided:
                 decision.reject(603)
 
-        if not tasks:
-            default()
-            return
-
-        async def later() -> None:
-            await asyncio.gather(*tasks, return_exceptions=True)
-            default()
-
-        self._spawn(later())
+        self._events.emit_then("refer", decision, default)
 
     def _accept_refer(
         self, decision: ReferEvent, media: Any, extra_headers: Sequence[str] | None
@@ -935,17 +930,12 @@ class RTCSession:
         self.end_time = _dt.datetime.now(_dt.UTC)
         cause = payload.cause or causes.BYE
         self.cause = cause
-        if not self._established.done():
-            self._established.set_exception(RequestError(cause, payload.response))
-            self._established.exception()  # retrieved: nobody has to await it
+        _fail(self._established, RequestError(cause, payload.response))
         self._ended.set_result(cause)
-        if self._renegotiation is not None and not self._renegotiation.done():
-            self._renegotiation.set_exception(RequestError(cause))
-            self._renegotiation.exception()
+        if self._renegotiation is not None:
+            _fail(self._renegotiation, RequestError(cause))
         for info in self._infos.values():
-            if not info.done():
-                info.set_exception(RequestError(cause))
-                info.exception()
+            _fail(info, RequestError(cause))
         for subscription in self._refers_out.values():
             subscription._settle(RequestError(cause))
         self._emit(name, payload)

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import os
 import random as _random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from websip import causes
@@ -88,7 +88,6 @@ _STOP_UNREGISTER_TIMEOUT = 2.0
 # One OS-backed random source for every UA given none: a SystemRandom still
 # carries a Mersenne Twister state (2.5 KB) it never uses.
 _SYSTEM_RANDOM = _random.SystemRandom()
-_RUNNING_TASKS: set[asyncio.Task[Any]] = set()
 # Shared stand-ins for "none yet": thousands of idle UAs share a process, and an
 # empty dict or list of each one's own costs 56-64 bytes. Never written to: a
 # store replaces them (``[*old, new]``, ``{}`` on first use).
@@ -172,9 +171,7 @@ class IncomingRequest:
         if body and content_type:
             headers.append(("Content-Type", content_type))
         self.replied = True
-        self._ua._reply(
-            self.request, self._transaction_id, status_code, reason_phrase, headers, body
-        )
+        self._ua._reply(self._transaction_id, status_code, reason_phrase, headers, body)
 
 
 class OutgoingMessage:
@@ -289,8 +286,6 @@ class UA:
         self._timer_deadline: float | None = None
         self._pumping = False
         self._again = False
-        # Shared by every UA: it only keeps handler tasks referenced until they end.
-        self._tasks: set[asyncio.Task[Any]] = _RUNNING_TASKS
         self._sessions: list[RTCSession] = _NO_ONE
 
     # -- public: configuration and state ----------------------------------------
@@ -536,21 +531,23 @@ class UA:
 
     def _reply(
         self,
-        request: Request,
         transaction_id: str,
         status_code: int,
         reason_phrase: str | None,
         headers: list[tuple[str, str]],
         body: bytes | str = b"",
     ) -> None:
-        to_tag = None if request.to_tag else self._core.new_tag()
-        response = Response.for_request(
-            request, status_code, reason_phrase, to_tag=to_tag, headers=headers, body=body
-        )
         try:
-            self._core.send_response(transaction_id, response, self._now())
+            self._core.reply(
+                transaction_id,
+                status_code,
+                self._now(),
+                reason_phrase,
+                headers=headers,
+                body=body,
+            )
         except LocalProtocolError as exc:
-            logger.info("could not answer %s: %s", request.method, exc)
+            logger.info("could not answer %s: %s", transaction_id, exc)
         self._pump()
 
     # -- internals: the pump ----------------------------------------------------
@@ -809,9 +806,9 @@ class UA:
         elif method == "OPTIONS":
             incoming = IncomingRequest(self, request, event.transaction_id)
             payload_o = NewOptionsEvent(originator="remote", options=incoming, request=request)
-            self._deliver("new_options", payload_o, incoming, self._capabilities())
+            self._deliver("new_options", payload_o, incoming, self._core.capabilities())
         elif method == "NOTIFY" and not request.to_tag:
-            self._reply(request, event.transaction_id, 200, None, [])
+            self._reply(event.transaction_id, 200, None, [])
             name = request.get_header("Event") or ""
             self._events.emit(
                 "sip_event", SipEvent(event=name.split(";")[0].strip(), request=request)
@@ -821,16 +818,7 @@ class UA:
         else:
             # RFC 3261 8.2.1: nothing here handles it out of a dialog.
             headers = [("Allow", ", ".join(sorted(self._core.allowed_methods)))]
-            self._reply(request, event.transaction_id, 405, None, headers)
-
-    def _capabilities(self) -> list[tuple[str, str]]:
-        # RFC 3261 11.2: what we allow, accept and support.
-        core = self._core
-        return [
-            ("Allow", ", ".join(sorted(core.allowed_methods))),
-            ("Accept", ", ".join(sorted(core.accept))),
-            ("Supported", ", ".join(sorted(core.supported))),
-        ]
+            self._reply(event.transaction_id, 405, None, headers)
 
     def _deliver(
         self,
@@ -839,29 +827,12 @@ class UA:
         incoming: IncomingRequest,
         default_headers: list[tuple[str, str]] | None = None,
     ) -> None:
-        tasks = self._events.emit(name, payload)
-
         def default_answer() -> None:
             if not incoming.replied:
                 incoming.replied = True
-                self._reply(
-                    incoming.request, incoming._transaction_id, 200, None, default_headers or []
-                )
+                self._reply(incoming._transaction_id, 200, None, default_headers or [])
 
-        if not tasks:
-            default_answer()
-            return
-
-        async def after_handlers() -> None:
-            await asyncio.gather(*tasks, return_exceptions=True)
-            default_answer()
-
-        self._spawn(after_handlers())
-
-    def _spawn(self, coroutine: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._events.emit_then(name, payload, default_answer)
 
     def _on_invite(self, event: RequestReceived) -> None:
         from websip.aio.session import RTCSession, SessionEventData
