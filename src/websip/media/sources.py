@@ -14,6 +14,7 @@ may use any sample rate, mono or stereo, and may be swapped mid-call
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import math
@@ -92,9 +93,9 @@ class PacedAudioSource(MediaStreamTrack):
         self._samples_out += self.samples_per_frame
         return frame
 
+    @abc.abstractmethod
     def _generate(self, samples: int) -> bytes:
         """Return exactly ``samples`` sample frames of interleaved s16 PCM."""
-        raise NotImplementedError
 
 
 class SilenceSource(PacedAudioSource):
