@@ -34,6 +34,7 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
@@ -446,6 +447,14 @@ class Configuration:
         """The From address: ``"display name" <uri>`` (quoted and escaped by str())."""
         return NameAddr(self._uri.copy(), self.display_name)
 
+    def shared_identity(self) -> NameAddr:
+        """:attr:`identity` around this configuration's own URI, not a copy.
+
+        For holders that copy it before any change (the UA's request makers):
+        a UA then keeps one URI of its own less.
+        """
+        return NameAddr(self._uri, self.display_name)
+
     @property
     def instance_urn(self) -> str:
         """``urn:uuid:<instance_id>``: the ``+sip.instance`` value (RFC 5626 4.1)."""
@@ -620,7 +629,9 @@ def _check_ws_servers(name: str, value: Any) -> tuple[WsServer, ...]:
     # spec: a string, a list of strings or a list of {ws_uri, weight}; websip
     # also takes a single mapping, a tuple, and WsServer objects.
     items: list[Any] | tuple[Any, ...]
-    if isinstance(value, str | Mapping | WsServer):
+    if isinstance(value, str):
+        return _servers_of_uri(name, value)
+    if isinstance(value, Mapping | WsServer):
         items = [value]
     elif isinstance(value, list | tuple):
         items = value
@@ -629,6 +640,13 @@ def _check_ws_servers(name: str, value: Any) -> tuple[WsServer, ...]:
             name, value, "must be a WebSocket URI, or a list of URIs or of {ws_uri, weight}"
         )
     return tuple(_ws_server(name, item) for item in items)
+
+
+@lru_cache(maxsize=64)
+def _servers_of_uri(name: str, ws_uri: str) -> tuple[WsServer, ...]:
+    """One parse per distinct URI: a process with 10,000 UAs of one server
+    holds one WsServer (it is frozen), not 10,000."""
+    return (WsServer.from_uri(ws_uri, parameter=name),)
 
 
 def _ws_server(name: str, item: Any) -> WsServer:

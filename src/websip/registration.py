@@ -287,8 +287,8 @@ class Registration:
         self._contact_flags, self._contact_extra = self._build_contact_params(extra_contact_params)
         for value in route:
             NameAddr.parse(value, "Route")  # raises ParseError (CR/LF included)
-        self.route = list(route)
-        self.extra_headers = check_extra_headers(extra_headers)
+        self.route: Sequence[str] = tuple(route)
+        self.extra_headers: Sequence[tuple[str, str]] = tuple(check_extra_headers(extra_headers))
         self.call_id = core.new_call_id()  # RFC 3261 10.2.4: one Call-ID for all
         self.cseq = 0
         self.requested_expires = expires

@@ -174,3 +174,66 @@ def test_uri_parameters_read_lazily_are_unescaped_and_lower_case() -> None:
     uri = URI.parse("sip:a@b;Transport=WS;lr;x=%41")
     assert uri.params == {"transport": "WS", "lr": None, "x": "A"}
     assert URI.parse("sip:a@b;maddr=h;lr").get_param("MADDR") == "h"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: URI.parse("sip:alice@example.com"),
+        lambda: URI("sip", "alice", "example.com"),
+        lambda: URI.parse("sip:alice@example.com").copy(),
+    ],
+    ids=["parsed", "built", "copied"],
+)
+def test_uri_without_params_or_headers_takes_them_when_written(make: object) -> None:
+    uri = make()  # type: ignore[operator]
+    assert not uri.has_header("Replaces")
+    assert uri.get_header("Replaces") is None
+    assert uri.delete_header("Replaces") is None
+    assert str(uri) == "sip:alice@example.com"
+    uri.params["transport"] = "ws"
+    uri.headers["Subject"] = ["hi"]
+    assert str(uri) == "sip:alice@example.com;transport=ws?Subject=hi"
+    assert uri.has_header("subject")
+    uri.clear_headers()
+    assert str(uri) == "sip:alice@example.com;transport=ws"
+    assert uri == URI.parse("sip:alice@example.com;transport=ws")
+
+
+def test_copy_of_lazy_uri_params_is_independent() -> None:
+    uri = URI.parse("sip:alice@example.com;transport=ws;lr")
+    twin = uri.copy()
+    twin.set_param("transport", "tcp")
+    twin.set_header("Subject", "x")
+    assert str(uri) == "sip:alice@example.com;transport=ws;lr"
+    assert str(twin) == "sip:alice@example.com;transport=tcp;lr?Subject=x"
+    assert uri.params == {"transport": "ws", "lr": None}
+
+
+def test_name_addr_without_params_takes_them_when_written() -> None:
+    na = NameAddr(URI.parse("sip:alice@example.com"), "Alice")
+    assert str(na) == '"Alice" <sip:alice@example.com>'
+    assert na.get_param("tag") is None
+    na.set_param("tag", "abc")
+    assert str(na) == '"Alice" <sip:alice@example.com>;tag=abc'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sip:a@example.com",
+        "sip:a@example.com;transport=ws;lr",
+        "sip:a@example.com;Transport=WS",
+        "sip:a@example.com;x=1=2",
+        "sip:a@example.com;lr;lr",
+        "sip:a@example.com;a=1;b;a=2",
+        "sip:a@example.com;gr=urn:uuid:0C1F-AB;ob",
+        "sip:a@example.com;x=[::1]",
+    ],
+)
+def test_uri_text_is_the_same_before_and_after_params_are_read(text: str) -> None:
+    lazy = URI.parse(text)
+    written = str(lazy)
+    assert lazy.params is not None  # now read into a dict
+    assert str(lazy) == written
+    assert str(URI.parse(text).copy()) == written

@@ -99,6 +99,10 @@ _REDIRECT_STATUSES = frozenset({300, 301, 302, 303, 307, 308})
 # Randomness for server choice and jitter when none is given: one for all transports.
 _SHARED_RANDOM = random.SystemRandom()
 _CONNECTION_ID = uuid.uuid4()
+# Shared empty stand-ins, replaced (never mutated) on the first write: an idle
+# connection keeps no list or dict of its own for what it rarely holds.
+_NO_FRAMES: list[Frame] = []
+_NO_FAILURES: dict[int, ConnectionFailed] = {}
 
 DisconnectedCallback = Callable[[str, BaseException | None], None]
 
@@ -216,7 +220,7 @@ class _Connection(asyncio.Protocol):
         # Set when the handshake ends (a response, or the connection lost first).
         self.opened: asyncio.Future[None] | None = loop.create_future()
         # Frames that came with the handshake response, delivered on accept().
-        self.early: list[Frame] = []
+        self.early: list[Frame] = _NO_FRAMES  # replaced, never appended to
         self.accepted = False
         # connection_lost() came (possibly before accept()).
         self.gone = False
@@ -252,7 +256,7 @@ class _Connection(asyncio.Protocol):
                 if isinstance(events[0], Response):
                     events = events[1:]
                     opened.set_result(None)
-            self.early.extend(cast(list[Frame], events))
+            self.early = [*self.early, *cast(list[Frame], events)]
             return
         self._frames(cast(list[Frame], events))
 
@@ -286,7 +290,7 @@ class _Connection(asyncio.Protocol):
         self.opened = None
         if keepalive_interval and not self.gone:
             self._ping_timer = asyncio.get_running_loop().call_later(keepalive_interval, self._ping)
-        early, self.early = self.early, []
+        early, self.early = self.early, _NO_FRAMES
         if early:
             self._frames(early)
         if self.gone:
@@ -507,7 +511,7 @@ class WebSocketTransport:
         self._delays: Any = None
         # Failures since the start or the last connection, by server position;
         # once it covers every server, wait_connected() raises.
-        self._failures: dict[int, ConnectionFailed] = {}
+        self._failures: dict[int, ConnectionFailed] = _NO_FAILURES  # replaced on the first
         self._all_failed: ConnectionFailed | None = None
         self._waiters: list[asyncio.Future[None]] | None = None
 
@@ -533,7 +537,7 @@ class WebSocketTransport:
             return
         asyncio.get_running_loop()  # fail here, not in a callback
         self._running = True
-        self._failures.clear()
+        self._failures = _NO_FAILURES
         self._all_failed = None
         self._attempts = 0
         self._delays = None
@@ -669,7 +673,7 @@ class WebSocketTransport:
         self._delays = None
         self._attempts = 0
         self._conn, self._server = conn, server
-        self._failures = {}
+        self._failures = _NO_FAILURES
         self._all_failed = None
         self._wake(None)
         self._call(self._on_connected, server.ws_uri)
@@ -881,7 +885,7 @@ class WebSocketTransport:
 
     def _note_failure(self, server: WeightedServer, exc: ConnectionFailed) -> None:
         index = next(i for i, s in enumerate(self._servers) if s is server)
-        self._failures[index] = exc
+        self._failures = {**self._failures, index: exc}
         if len(self._failures) < len(self._servers):
             return
         if len(self._failures) == 1:

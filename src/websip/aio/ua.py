@@ -262,10 +262,9 @@ class UA:
         contact_user = "".join(
             self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8)
         )
-        self._contact_uri = URI(
-            scheme="sip", user=contact_user, host=config.via_host, params={"transport": "ws"}
-        )
-        identity = config.identity  # one copy: both copy it again before any change
+        # Parsed, not built: its parameters stay text until something reads them.
+        self._contact_uri = URI.parse(f"sip:{contact_user}@{config.via_host};transport=ws")
+        identity = config.shared_identity()  # both copy it before any change
         self._requests = OutOfDialogRequest(identity=identity)
         self._registration = Registration(
             self._core,
@@ -488,10 +487,10 @@ class UA:
             raise ValueError(f"invalid target {target!r}")
         return uri
 
-    def _route(self) -> list[str]:
+    def _route(self) -> tuple[str, ...]:
         if self._config.use_preloaded_route and self._server is not None:
-            return [self._server.route]
-        return []
+            return (self._server.route,)
+        return ()
 
     def _new_request(
         self,

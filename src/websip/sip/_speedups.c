@@ -88,9 +88,9 @@ init_ctab(void)
 /* configuration: classes, slot offsets, shared objects                     */
 /* ------------------------------------------------------------------------ */
 
-enum { URI_PARAMS, URI_PTEXT, URI_HEADERS, URI_HOST, URI_OPAQUE, URI_PASSWORD, URI_PORT,
+enum { URI_HEADERS, URI_PARAMS, URI_PTEXT, URI_HOST, URI_OPAQUE, URI_PASSWORD, URI_PORT,
        URI_SCHEME, URI_USER, URI_NSLOTS };
-static const char *uri_slots[] = {"_params", "_ptext", "headers", "host", "opaque",
+static const char *uri_slots[] = {"_headers", "_params", "_ptext", "host", "opaque",
                                   "password", "port", "scheme", "user", NULL};
 
 enum { NA_PARAMS, NA_PTEXT, NA_QUOTED, NA_DISPLAY, NA_URI, NA_NSLOTS };
@@ -713,10 +713,13 @@ sip_uri_at(PyObject *text, const UStr *u, Py_ssize_t p, Py_ssize_t *endp)
     }
     set_slot(uri, &uri_cls, URI_PORT, o);
     if (par_b == par_a) {
-        if ((o = PyDict_New()) == NULL) {
+        /* no parameters: _params None, _ptext "" (as uri.sip_uri) */
+        if ((o = PyUnicode_New(0, 0)) == NULL) {
             goto error;
         }
-        set_slot(uri, &uri_cls, URI_PARAMS, o);
+        set_slot(uri, &uri_cls, URI_PTEXT, o);
+        Py_INCREF(Py_None);
+        set_slot(uri, &uri_cls, URI_PARAMS, Py_None);
     }
     else {
         if ((o = PyUnicode_Substring(text, par_a, par_b)) == NULL) {
@@ -726,10 +729,9 @@ sip_uri_at(PyObject *text, const UStr *u, Py_ssize_t p, Py_ssize_t *endp)
         Py_INCREF(Py_None);
         set_slot(uri, &uri_cls, URI_PARAMS, Py_None);
     }
-    if ((o = PyDict_New()) == NULL) {
-        goto error;
-    }
-    set_slot(uri, &uri_cls, URI_HEADERS, o);
+    /* no URI headers (a URI with some is left to Python): made on access */
+    Py_INCREF(Py_None);
+    set_slot(uri, &uri_cls, URI_HEADERS, Py_None);
     Py_INCREF(Py_None);
     set_slot(uri, &uri_cls, URI_OPAQUE, Py_None);
     return uri;

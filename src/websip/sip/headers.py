@@ -172,8 +172,11 @@ class NameAddr(HeaderParams):
         if display_name is not None and ("\r" in display_name or "\n" in display_name):
             raise ParseError("display name contains CR or LF")
         self.display_name = display_name
-        self.params = {k.lower(): v for k, v in params.items()} if params else {}
-        self._quoted = NO_QUOTED
+        if params:
+            self.params = {k.lower(): v for k, v in params.items()}
+            self._quoted = NO_QUOTED
+        else:
+            self._lazy_params("")  # no dict until one is read or set
 
     @classmethod
     def parse(cls, text: str, header: str | None = None) -> NameAddr:

@@ -166,5 +166,7 @@ class HeaderParams:
         self._quoted = _EMPTY
 
     def _format_params(self) -> str:
+        if self._params is None and not self._ptext:
+            return ""
         params = self.params  # first: it sets _quoted
         return format_generic_params(params, self._quoted)

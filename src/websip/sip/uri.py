@@ -188,15 +188,34 @@ def sip_uri(
             raise ParseError(f"port out of range in URI {text!r}")
         uri.port = port
     if not params:
-        uri._params = {}
+        uri._params = None
+        uri._ptext = ""
     elif _uri_params_need_work(params):
         uri._params = _parse_uri_params(params)
     else:
         uri._params = None
         uri._ptext = params
-    uri.headers = _parse_uri_headers(headers) if headers else {}
+    uri._headers = _parse_uri_headers(headers) if headers else None
     uri.opaque = None
     return uri
+
+
+_SCHEMES = {"sip": "sip", "sips": "sips", "tel": "tel"}
+# Validated parameter text (sip_uri() keeps it lazily only without escapes)
+# that str() writes back unchanged: lower-case names, at most one "=" each.
+_PLAIN_PARAMS_RE = re.compile(r"(?:;[^;=A-Z]+(?:=[^;=]*)?)*")
+
+
+def _writes_back(ptext: str) -> bool:
+    """True when ``str()`` of the parameters read from ``ptext`` is ``ptext``."""
+    if not ptext:
+        return True
+    if _PLAIN_PARAMS_RE.fullmatch(ptext) is None:
+        return False
+    if ptext.count(";") == 1:
+        return True
+    names = [part.partition("=")[0] for part in ptext[1:].split(";")]
+    return len(set(names)) == len(names)  # a repeated name is written once
 
 
 # The C version of the usual case of URI.parse (a SIP URI without escapes, IPv6
@@ -219,13 +238,16 @@ class URI:
     """
 
     __slots__ = (
-        "_params", "_ptext", "headers", "host", "opaque", "password", "port", "scheme", "user"
+        "_headers", "_params", "_ptext", "host", "opaque", "password", "port", "scheme", "user"
     )  # fmt: skip
 
     # ``params`` is built on first access from ``_ptext`` (validated parameter
-    # text) when ``_params`` is None: see sip_uri().
+    # text, "" for none) when ``_params`` is None: see sip_uri(). ``headers``
+    # is made on first access when ``_headers`` is None. Most URIs have
+    # neither, and a process holding thousands of UAs keeps no empty dicts.
     _params: dict[str, str | None] | None
     _ptext: str
+    _headers: dict[str, list[str]] | None
 
     def __init__(
         self,
@@ -239,20 +261,25 @@ class URI:
         password: str | None = None,
         opaque: str | None = None,
     ) -> None:
-        self.scheme = scheme.lower()
+        scheme = scheme.lower()
+        self.scheme = _SCHEMES.get(scheme, scheme)  # one shared "sip", not a copy per URI
         self.user = user
         self.password = password
-        host = host.lower()
+        lowered = host.lower()
+        if lowered != host:  # keep the caller's string when it is already lower case
+            host = lowered
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         self.host = host
         if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
             raise ParseError(f"invalid port {port!r}")
         self.port = port
-        self._params = {k.lower(): v for k, v in params.items()} if params else {}
-        self.headers: dict[str, list[str]] = (
-            {spelled(k): list(v) for k, v in headers.items()} if headers else {}
-        )
+        if params:
+            self._params = {k.lower(): v for k, v in params.items()}
+        else:
+            self._params = None
+            self._ptext = ""
+        self._headers = {spelled(k): list(v) for k, v in headers.items()} if headers else None
         self.opaque = opaque
 
     @property
@@ -266,6 +293,18 @@ class URI:
     @params.setter
     def params(self, value: dict[str, str | None]) -> None:
         self._params = value
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """URI headers (``?name=value``): each name maps to a list of values."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+        return headers
+
+    @headers.setter
+    def headers(self, value: dict[str, list[str]]) -> None:
+        self._headers = value
 
     @classmethod
     def parse(cls, text: str) -> URI:
@@ -287,7 +326,7 @@ class URI:
             uri.host = ""
             uri.port = None
             uri.params = _parse_uri_params(m.group("params"))
-            uri.headers = {}
+            uri._headers = None
             uri.opaque = None
             return uri
         m = _ABSOLUTE_URI_RE.fullmatch(text)
@@ -317,19 +356,19 @@ class URI:
 
     def get_header(self, name: str) -> list[str] | None:
         """The values of a URI header (``?Replaces=...``), or None when absent."""
-        return self.headers.get(spelled(name))
+        return self._headers.get(spelled(name)) if self._headers else None
 
     def has_header(self, name: str) -> bool:
-        return spelled(name) in self.headers
+        return bool(self._headers) and spelled(name) in self.headers
 
     def set_header(self, name: str, value: str | list[str]) -> None:
         self.headers[spelled(name)] = [value] if isinstance(value, str) else list(value)
 
     def delete_header(self, name: str) -> list[str] | None:
-        return self.headers.pop(spelled(name), None)
+        return self._headers.pop(spelled(name), None) if self._headers else None
 
     def clear_headers(self) -> None:
-        self.headers.clear()
+        self._headers = None
 
     # -- forms ----------------------------------------------------------------
 
@@ -354,8 +393,12 @@ class URI:
         uri.password = self.password
         uri.host = self.host
         uri.port = self.port
-        uri.params = dict(self.params)
-        uri.headers = {k: list(v) for k, v in self.headers.items()}
+        if self._params is None:
+            uri._params = None
+            uri._ptext = self._ptext  # validated text: cut on the copy's first access
+        else:
+            uri._params = dict(self._params)
+        uri._headers = {k: list(v) for k, v in self._headers.items()} if self._headers else None
         uri.opaque = self.opaque
         return uri
 
@@ -374,16 +417,19 @@ class URI:
             parts.append(self.host)
             if self.port is not None:
                 parts.append(f":{self.port}")
-        for name, value in self.params.items():
-            parts.append(";" + escape(name, _PARAM_SAFE))
-            if value is not None:
-                parts.append("=" + escape(value, _PARAM_SAFE))
-        if self.headers:
+        if self._params is None and _writes_back(self._ptext):
+            parts.append(self._ptext)  # what the loop below would write, without the dict
+        else:
+            for name, value in self.params.items():
+                parts.append(";" + escape(name, _PARAM_SAFE))
+                if value is not None:
+                    parts.append("=" + escape(value, _PARAM_SAFE))
+        if self._headers:
             parts.append("?")
             parts.append(
                 "&".join(
                     f"{escape(name, _HNV_SAFE)}={escape(value, _HNV_SAFE)}"
-                    for name, values in self.headers.items()
+                    for name, values in self._headers.items()
                     for value in values
                 )
             )
@@ -419,8 +465,8 @@ class URI:
             a, b = self.params[name], other.params[name]
             if (a or "").lower() != (b or "").lower():
                 return False
-        return {k.lower(): v for k, v in self.headers.items()} == {
-            k.lower(): v for k, v in other.headers.items()
+        return {k.lower(): v for k, v in (self._headers or {}).items()} == {
+            k.lower(): v for k, v in (other._headers or {}).items()
         }
 
     def __hash__(self) -> int:
