@@ -37,6 +37,28 @@ import websip  # noqa: E402
 from websip.aio.transport import WebSocketTransport  # noqa: E402
 
 SENT: Counter[str] = Counter()
+# WEBSIP_BENCH_PROFILE=DIR: cProfile each timed round into DIR/<phase>-<k>.prof
+# (off by default: the profiler roughly doubles the CPU per operation).
+PROFILE_DIR = os.environ.get("WEBSIP_BENCH_PROFILE")
+_PROFILED: Counter[str] = Counter()
+# Seconds spent in the cyclic GC (gc.callbacks), read around each timed round;
+# "gen2"/"gen2_count": the part in full collections.
+_GC = {"time": 0.0, "start": 0.0, "count": 0, "gen2": 0.0, "gen2_count": 0}
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _GC["start"] = time.perf_counter()
+        return
+    spent = time.perf_counter() - _GC["start"]
+    _GC["time"] += spent
+    _GC["count"] += 1
+    if info["generation"] == 2:
+        _GC["gen2"] += spent
+        _GC["gen2_count"] += 1
+
+
+gc.callbacks.append(_gc_timer)
 _send = WebSocketTransport.send
 
 
@@ -62,6 +84,17 @@ def rss() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def cpu_line(res: dict[str, Any]) -> str:
+    """This process's CPU per operation, and the part of it in GC collections."""
+    ops = max(res["ops"], 1)
+    return (
+        f"cpu {res['cpu_s'] * 1e6 / ops:.0f} us/op (sys {res['sys_s'] * 1e6 / ops:.0f}), "
+        f"gc {res['gc_s'] * 1e6 / ops:.0f} us/op "
+        f"({res['gc_collections']} collections; full: {res['gc_full_collections']}, "
+        f"{res['gc_full_s'] * 1e3:.0f} ms)"
+    )
 
 
 def take_sent() -> dict[str, int]:
@@ -124,6 +157,7 @@ class Bench:
         uas: list[websip.UA],
         rounds: int,
         op: Callable[[websip.UA, int, int], Awaitable[None]],
+        phase: str = "",
     ) -> dict[str, Any]:
         errors: list[str] = []
 
@@ -135,10 +169,29 @@ class Bench:
                     errors.append(f"{type(exc).__name__}: {exc}")
 
         gc.collect()
+        profiler = None
+        if PROFILE_DIR:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        gc0 = dict(_GC)
+        cpu0, sys0 = time.process_time(), os.times().system
         t0 = time.perf_counter()
         await asyncio.gather(*(one(ua, i) for i, ua in enumerate(uas)))
         elapsed = time.perf_counter() - t0
+        cpu, sys_cpu = time.process_time() - cpu0, os.times().system - sys0
+        if profiler is not None and PROFILE_DIR:
+            profiler.disable()
+            _PROFILED[phase] += 1
+            profiler.dump_stats(os.path.join(PROFILE_DIR, f"{phase}-{_PROFILED[phase]}.prof"))
         return {
+            "cpu_s": cpu,
+            "sys_s": sys_cpu,
+            "gc_s": _GC["time"] - gc0["time"],
+            "gc_collections": _GC["count"] - gc0["count"],
+            "gc_full_s": _GC["gen2"] - gc0["gen2"],
+            "gc_full_collections": _GC["gen2_count"] - gc0["gen2_count"],
             "elapsed": elapsed,
             "ops": len(uas) * rounds - len(errors),
             "errors": len(errors),
@@ -210,11 +263,11 @@ class Bench:
 
             for _ in range(plan["repeats"] if plan["register_rounds"] > 0 else 0):
                 for key, op in (("register", fresh), ("register_cached", cached)):
-                    res = await self.timed_rounds(uas, plan["register_rounds"], op)
+                    res = await self.timed_rounds(uas, plan["register_rounds"], op, key)
                     result[key].append(res)
                     log(
                         f"{key}: {res['ops']} in {res['elapsed']:.3f} s "
-                        f"({res['ops'] / res['elapsed']:.0f}/s) sent {res['sent']}"
+                        f"({res['ops'] / res['elapsed']:.0f}/s) sent {res['sent']} {cpu_line(res)}"
                     )
 
             # 5. message rounds
@@ -231,11 +284,11 @@ class Bench:
 
             result["message"] = []
             for _ in range(plan["repeats"] if plan["message_rounds"] > 0 else 0):
-                res = await self.timed_rounds(uas, plan["message_rounds"], message)
+                res = await self.timed_rounds(uas, plan["message_rounds"], message, "message")
                 result["message"].append(res)
                 log(
                     f"message: {res['ops']} in {res['elapsed']:.3f} s "
-                    f"({res['ops'] / res['elapsed']:.0f}/s) sent {res['sent']}"
+                    f"({res['ops'] / res['elapsed']:.0f}/s) sent {res['sent']} {cpu_line(res)}"
                 )
         return result
 

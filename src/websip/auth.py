@@ -295,6 +295,10 @@ class DigestAlgorithm(enum.Enum):
     SHA_512_256 = "SHA-512-256"
     SHA_512_256_SESS = "SHA-512-256-sess"
 
+    # Members are singletons: identity hashing is Enum's equality, and cheaper
+    # than Enum.__hash__ (a Python call) on every lookup of the hot path.
+    __hash__ = object.__hash__
+
     @classmethod
     def from_token(cls, token: str) -> DigestAlgorithm | None:
         """The algorithm named by a challenge's ``algorithm`` (any case), or None."""
@@ -308,7 +312,7 @@ class DigestAlgorithm(enum.Enum):
     @property
     def base(self) -> DigestAlgorithm:
         """The variant without ``-sess`` (the one an ``ha1`` is stored for)."""
-        return DigestAlgorithm(self.value.removesuffix("-sess"))
+        return _BASES[self]
 
     @property
     def strength(self) -> int:
@@ -318,16 +322,19 @@ class DigestAlgorithm(enum.Enum):
     def hash(self, data: str | bytes) -> str:
         """H(data) of RFC 7616 §3.4: the lower-case hex digest (text as UTF-8)."""
         raw = _utf8(data) if isinstance(data, str) else data
-        return _HASH_FUNCTIONS[self.base](raw).hex()
+        return _HASHERS[self](raw).hex()
 
 
 _ALGORITHMS_BY_TOKEN = {a.value.upper(): a for a in DigestAlgorithm}
+_BASES = {a: DigestAlgorithm(a.value.removesuffix("-sess")) for a in DigestAlgorithm}
 _STRENGTH = {DigestAlgorithm.MD5: 0, DigestAlgorithm.SHA_256: 1, DigestAlgorithm.SHA_512_256: 2}
 _HASH_FUNCTIONS: dict[DigestAlgorithm, Callable[[bytes], bytes]] = {
     DigestAlgorithm.MD5: _md5,
     DigestAlgorithm.SHA_256: _sha256,
     DigestAlgorithm.SHA_512_256: lambda data: _sha512_256(data),
 }
+# Every algorithm -> the hash function of its base (what hash() uses).
+_HASHERS = {a: _HASH_FUNCTIONS[_BASES[a]] for a in DigestAlgorithm}
 _HEX_LENGTH = {
     DigestAlgorithm.MD5: 32,
     DigestAlgorithm.SHA_256: 64,
@@ -546,7 +553,10 @@ class DigestCredentials:
 
     def can_answer(self, realm: str, algorithm: DigestAlgorithm) -> bool:
         """True when these credentials can answer a challenge of ``realm`` and ``algorithm``."""
-        return self._ha1_for(realm, algorithm) is not None
+        # _ha1_for(realm, algorithm) is not None, without computing the hash.
+        if realm == self._realm and algorithm.base in self._ha1:
+            return True
+        return self._password is not None and not (self._strict_realm and realm != self._realm)
 
     def _ha1_for(self, realm: str, algorithm: DigestAlgorithm) -> str | None:
         """H(username:realm:password) for the algorithm's hash, or None."""
@@ -572,12 +582,16 @@ class _Kind(enum.Enum):
     WWW = "WWW-Authenticate"
     PROXY = "Proxy-Authenticate"
 
+    __hash__ = object.__hash__  # singletons (see DigestAlgorithm)
+
     @property
     def credentials_header(self) -> str:
         return "Authorization" if self is _Kind.WWW else "Proxy-Authorization"
 
 
 _Key = tuple[_Kind, str]  # a protection space: (kind, realm)
+# Iterating an Enum class goes through EnumType.__iter__ (a Python generator).
+_KINDS = (_Kind.WWW, _Kind.PROXY)
 
 
 @dataclass(slots=True)
@@ -620,7 +634,9 @@ def _fail(response: Response, reason: str) -> RequestError:
 def _offers(response: Response) -> dict[_Key, list[Challenge]]:
     """The Digest challenges of a response, grouped by protection space, in order."""
     offers: dict[_Key, list[Challenge]] = {}
-    for kind in _Kind:
+    for kind in _KINDS:
+        if not response.has_header(kind.value):
+            continue
         for index in range(len(response.get_headers(kind.value))):
             try:
                 challenge: Challenge = response.parse_header(kind.value, index)
@@ -649,11 +665,23 @@ class DigestFlow:
     __slots__ = ("_base", "_client", "_entries", "_request", "_rounds", "_sent", "_stale")
 
     def __init__(self, client: DigestClient, request: Request) -> None:
+        self._setup(client, request.copy())
+
+    @classmethod
+    def _taking(cls, client: DigestClient, request: Request) -> DigestFlow:
+        """A flow whose base is ``request`` itself, not a copy: for a caller that
+        hands the request over and never changes it again (the core, which
+        sends only what :attr:`request` gives). One copy less per request."""
+        flow = cls.__new__(cls)
+        flow._setup(client, request)
+        return flow
+
+    def _setup(self, client: DigestClient, base: Request) -> None:
         self._client = client
-        self._base = request.copy()
+        self._base = base
         # protection space -> True when this flow answered a challenge for it,
         # False when it only sends cached (pre-emptive) credentials.
-        self._entries: dict[_Key, bool] = dict.fromkeys(client._preemptive(request), False)
+        self._entries: dict[_Key, bool] = dict.fromkeys(client._preemptive(base), False)
         self._sent: dict[_Key, str] = {}  # the nonce last sent per protection space
         self._stale: dict[_Key, int] = {}
         self._rounds = 0
@@ -728,16 +756,21 @@ class DigestFlow:
 
     def _render(self) -> Request:
         request = self._base.copy()
+        entries = self._entries
+        if not entries:
+            return request
+        states = self._client._states
+        for key in [k for k in entries if k not in states]:
+            del entries[key]  # dropped meanwhile (forget, rejection elsewhere)
+        for kind in _KINDS:
+            header = kind.credentials_header
+            if request.has_header(header):
+                realms = {realm for k, realm in entries if k is kind}
+                if realms:
+                    _drop_credentials(request, header, realms)
         client = self._client
-        for key in list(self._entries):
-            if key not in client._states:  # dropped meanwhile (forget, rejection elsewhere)
-                del self._entries[key]
-        for kind in _Kind:
-            realms = {realm for k, realm in self._entries if k is kind}
-            if realms:
-                _drop_credentials(request, kind.credentials_header, realms)
-        for key in self._entries:
-            state = client._states[key]
+        for key in entries:
+            state = states[key]
             request.add_header(key[0].credentials_header, client._authorization(state, request))
             self._sent[key] = state.nonce
         return request

@@ -248,9 +248,12 @@ class Core:
 
     def get_timer(self) -> float | None:
         """The earliest deadline; call :meth:`handle_timer` then. None: no timer."""
-        deadlines = [self.layer.get_timer()]
-        deadlines += [r.get_timer() for r, _, _ in self._retransmitters.values()]
-        return min((d for d in deadlines if d is not None), default=None)
+        earliest = self.layer.get_timer()
+        for retransmitter, _, _ in self._retransmitters.values():
+            deadline = retransmitter.get_timer()
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         """Fire whatever is due at ``now`` (an early call does nothing)."""
@@ -285,6 +288,7 @@ class Core:
             self._receive_response(message, data, now)
         else:
             self._receive_request(message, data, now)
+        self._fire_linger_timers(now)
 
     def connection_lost(self, now: float) -> None:
         """The transport is gone: every client transaction fails with CONNECTION_ERROR."""
@@ -310,7 +314,9 @@ class Core:
         transaction_id = f"c{self._last_id}"
         flow = None
         if self.auth is not None and request.method not in ("ACK", "CANCEL"):
-            flow = self.auth.start(request)
+            # The flow keeps ``request`` as it is (no copy) and sends copies of
+            # it: the TU hands its requests over and never changes them again.
+            flow = DigestFlow._taking(self.auth, request)
             request = flow.request
         key, events = self.layer.send_request(request, now)
         record = _Outgoing(transaction_id=transaction_id, flow=flow, request=request, key=key)
@@ -351,6 +357,7 @@ class Core:
         if response.status_code >= 200:
             record.final_sent = True
         self._layer_events(events, now)
+        self._fire_linger_timers(now)
         if record.request.method == "INVITE" and 200 <= response.status_code < 300:
             retransmitter: TwoHundredRetransmitter[Response] = TwoHundredRetransmitter(
                 response, timers=self.timers
@@ -466,6 +473,19 @@ class Core:
             "answered %s with %d %s", request.method, answer.status_code, answer.reason_phrase
         )
         self._layer_events(self.layer.send_stateless(answer), now)
+
+    def _fire_linger_timers(self, now: float) -> None:
+        """Fire the transaction timers armed to fire at ``now`` itself.
+
+        Over a reliable transport the linger timers D, I, J and K are zero
+        (RFC 3261 17.1.1.2, 17.1.2.2, 17.2.1, 17.2.2): the machine arms them and
+        the caller's next ``handle_timer(now)`` ends the transaction. Doing that
+        here spares the shell a timer round trip per transaction. Only a
+        deadline equal to ``now`` fires: anything overdue waits for
+        :meth:`handle_timer`, as it always did.
+        """
+        if self.layer.get_timer() == now:
+            self._layer_events(self.layer.handle_timer(now), now)
 
     # -- internals: layer events -------------------------------------------------
 

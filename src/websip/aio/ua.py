@@ -598,23 +598,37 @@ class UA:
             except Exception:
                 logger.exception("trace callback raised")
 
-    def _deadlines(self) -> list[float]:
-        deadlines = [self._core.get_timer(), self._registration.get_timer()]
-        deadlines += [session._get_timer() for session in self._sessions]
-        return [d for d in deadlines if d is not None]
+    def _deadline(self) -> float | None:
+        deadline = self._core.get_timer()
+        other = self._registration.get_timer()
+        if other is not None and (deadline is None or other < deadline):
+            deadline = other
+        for session in self._sessions:
+            other = session._get_timer()
+            if other is not None and (deadline is None or other < deadline):
+                deadline = other
+        return deadline
 
     def _rearm(self) -> None:
+        """Arm the loop timer for the earliest deadline, lazily.
+
+        An armed timer that fires no later than the deadline is kept: firing
+        early is harmless (every ``handle_timer`` ignores what is not due) and
+        ``_on_timer`` re-arms. Each request's Timer F would otherwise cost a
+        new loop timer and a cancelled one left in the loop's heap.
+        """
         if not self._running:
             return
-        deadline = min(self._deadlines(), default=None)
-        if deadline == self._timer_deadline:
+        deadline = self._deadline()
+        if deadline is None:
+            return
+        armed = self._timer_deadline
+        if armed is not None and armed <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_deadline = deadline
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None

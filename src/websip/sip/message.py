@@ -116,7 +116,8 @@ class Message:
     # its first read (``_values``): a UA reads a few of a message's headers, and
     # stripping and splitting the others would be wasted. Anything that walks or
     # changes the whole index calls ``_materialize`` first, which leaves ``_raw``
-    # None (as it is for built messages).
+    # None (as it is for built messages). A list filed in ``_headers`` is never
+    # changed in place (a change files a new list): ``copy()`` shares them.
     _headers: dict[str, list[str]]
     _raw: dict[str, list[str]] | None
     _names: dict[str, str]
@@ -135,12 +136,13 @@ class Message:
         self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         if headers is not None:
             items = headers.items() if isinstance(headers, Mapping) else headers
+            add = self.add_header
             for name, value in items:
-                if isinstance(value, list | tuple):
+                if isinstance(value, (list, tuple)):
                     for v in value:
-                        self.add_header(name, v)
+                        add(name, v)
                 else:
-                    self.add_header(name, value)
+                    add(name, value)
 
     def _values(self, key: str) -> list[str] | None:
         """The values under an index key (normalised on first read), or None."""
@@ -284,30 +286,31 @@ class Message:
         Raises:
             websip.ParseError: the name is not a token, or the value holds CR/LF.
         """
-        if not is_token(name):
-            raise ParseError(f"invalid header name {name!r}")
-        if isinstance(value, list | tuple):
+        # index_name refuses a name that is not a token (ParseError), memoised.
+        key, spelling = index_name(name)
+        if isinstance(value, (list, tuple)):
             # Several values (what parse_header gives for a list header): one each,
             # never the Python repr of the list.
             for item in reversed(value) if first else value:
                 self.add_header(name, item, first=first)
             return
-        key, spelling = index_name(name)
         # Stripped as parse_message strips values, so that parse(bytes(m)) == m.
-        text = str(value).strip(" \t")
-        check_no_crlf(text, f"header {spelling}")
+        text = (value if type(value) is str else str(value)).strip(" \t")
+        if "\r" in text or "\n" in text or "\x00" in text:
+            check_no_crlf(text, f"header {spelling}")
         entries = split_list(text) if key in ENTITY_LIST_KEYS else [text]
-        headers = self._materialize()
+        headers = self._headers if self._raw is None else self._materialize()
         values = headers.get(key)
         if values is None:
             headers[key] = entries
             if spelling != key:
                 self._names[key] = spelling
         elif first:
-            values[0:0] = entries
+            headers[key] = entries + values  # a new list: copies may share the old one
         else:
-            values.extend(entries)
-        self._forget(key)
+            headers[key] = values + entries
+        if self._cache:
+            self._forget(key)
 
     def remove_header(self, name: str) -> None:
         """Remove every value of a header (nothing happens if it is absent)."""
@@ -323,8 +326,11 @@ class Message:
         values = headers.get(key)
         if not values:
             return None
+        values = values.copy()  # a new list: copies may share the old one
         value = values.pop(index)
-        if not values:
+        if values:
+            headers[key] = values
+        else:
             del headers[key]
             self._names.pop(key, None)
         self._forget(key)
@@ -395,16 +401,19 @@ class Message:
         """The message as it goes on the wire; Content-Length is the body's length."""
         lines = [self._start_line()]
         names = self._names
-        for key, values in self._materialize().items():
+        headers = self._headers if self._raw is None else self._materialize()
+        for key, values in headers.items():
             if key == "Content-Length":
                 continue
-            name = names.get(key, key)
-            lines.extend(f"{name}: {v}" for v in values)
-        lines.append(f"Content-Length: {len(self.body)}")
-        lines.append("")
-        lines.append("")
+            name = names.get(key, key) if names else key
+            if len(values) == 1:
+                lines.append(f"{name}: {values[0]}")
+            else:
+                lines.extend([f"{name}: {v}" for v in values])
+        body = self.body
+        lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
-        return head + self.body if self.body else head
+        return head + body if body else head
 
     def __bytes__(self) -> bytes:
         return self.to_bytes()
@@ -450,7 +459,7 @@ class Request(Message):
         headers: HeaderInput = None,
         body: bytes | str = b"",
     ) -> None:
-        if not is_token(method):
+        if method not in COMMON_METHODS and not is_token(method):
             raise ParseError(f"invalid method {method!r}")
         self.method = method
         if isinstance(ruri, str):
@@ -491,7 +500,8 @@ class Request(Message):
         clone.method = self.method
         clone._ruri = self._ruri.copy() if self._ruri is not None else None
         clone._ruri_text = self._ruri_text
-        clone._headers = {k: list(v) for k, v in self._materialize().items()}
+        # The lists are shared: neither message changes one in place.
+        clone._headers = (self._headers if self._raw is None else self._materialize()).copy()
         clone._raw = None
         clone._names = dict(self._names)
         clone._cache = {}
@@ -597,7 +607,8 @@ class Response(Message):
         clone = Response.__new__(Response)
         clone.status_code = self.status_code
         clone.reason_phrase = self.reason_phrase
-        clone._headers = {k: list(v) for k, v in self._materialize().items()}
+        # The lists are shared: neither message changes one in place.
+        clone._headers = (self._headers if self._raw is None else self._materialize()).copy()
         clone._raw = None
         clone._names = dict(self._names)
         clone._cache = {}

@@ -84,6 +84,8 @@ __all__ = [
 class State(enum.Enum):
     """The states of Figure 5 (RFC 3261 17.1.1.2), plus "Accepted" (RFC 6026 7.2)."""
 
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
+
     CALLING = "Calling"
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
@@ -93,6 +95,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can move the machine."""
+
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
 
     RECV_1XX = "1xx"  # provisional response received
     RECV_2XX = "2xx"  # success response received

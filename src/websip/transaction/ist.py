@@ -81,6 +81,8 @@ __all__ = [
 class State(enum.Enum):
     """The states of Figure 7 (RFC 3261 17.2.1), plus "Accepted" (RFC 6026 7.1)."""
 
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
+
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
     CONFIRMED = "Confirmed"
@@ -90,6 +92,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can move the machine."""
+
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
 
     RECV_REQUEST = "INVITE"  # the INVITE again (a retransmission)
     RECV_ACK = "ACK"  # an ACK matching this transaction

@@ -585,9 +585,17 @@ class TransactionLayer:
 
     def get_timer(self) -> float | None:
         """The earliest deadline over every transaction, or None."""
-        deadlines = [m.get_timer() for m in self._clients.values()]
-        deadlines += [e.machine.get_timer() for e in self._servers.values()]
-        return min((d for d in deadlines if d is not None), default=None)
+        # Runs after every input of the shell: a plain loop, no lists.
+        earliest: float | None = None
+        for machine in self._clients.values():
+            deadline = machine.get_timer()
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        for entry in self._servers.values():
+            deadline = entry.machine.get_timer()
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def handle_timer(self, now: float) -> list[LayerEvent]:
         """Fire every timer due at ``now`` (early calls are harmless)."""

@@ -72,6 +72,8 @@ __all__ = [
 class State(enum.Enum):
     """The states of Figure 6 (RFC 3261 17.1.2.2)."""
 
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
+
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
@@ -80,6 +82,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can move the machine."""
+
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
 
     RECV_1XX = "1xx"  # provisional response received
     RECV_200_699 = "200-699"  # final response received

@@ -73,6 +73,8 @@ __all__ = [
 class State(enum.Enum):
     """The states of Figure 8 (RFC 3261 17.2.2)."""
 
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
+
     TRYING = "Trying"
     PROCEEDING = "Proceeding"
     COMPLETED = "Completed"
@@ -81,6 +83,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can move the machine."""
+
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
 
     RECV_REQUEST = "Request"  # the request again (a retransmission)
     SEND_1XX = "1xx from TU"  # provisional response from the TU

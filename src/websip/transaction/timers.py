@@ -77,6 +77,8 @@ __all__ = ["TimerName", "TimerValues"]
 class TimerName(enum.Enum):
     """The transaction timers, named as in RFC 3261 Table 4 and RFC 6026."""
 
+    __hash__ = object.__hash__  # singletons: identity hashing, no Python call
+
     A = "A"  # INVITE request retransmission (client, unreliable only)
     B = "B"  # INVITE transaction timeout (client)
     C = "C"  # proxy INVITE transaction timeout (unused by a user agent)
