@@ -29,6 +29,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from websip.aio._framing import ClientFraming, Message
 from websip.aio.transport import (
     ConnectionFailed,
     ConnectionLost,
@@ -483,24 +484,23 @@ async def test_keepalive_keeps_a_healthy_connection() -> None:
     assert pings >= 4
 
 
-async def test_keepalive_zero_or_none_sends_no_pings() -> None:
+async def test_keepalive_zero_or_none_sends_no_pings(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = config(ws_servers="ws://127.0.0.1:1", keepalive_interval=0)
     assert transport_options_from_config(cfg).keepalive_interval is None
     pongs: list[float] = []
+    original = ClientFraming.receive_data
+
+    def spy(self: ClientFraming, data: bytes) -> list[Message]:
+        if data.startswith(b"\x8a"):
+            pongs.append(0)
+        return original(self, data)
+
+    monkeypatch.setattr(ClientFraming, "receive_data", spy)
     rec = Recorder()
     async with ws_server() as server:
         transport = make_transport([url_of(server)], rec)  # keepalive_interval=None
         async with running(transport):
             await transport.wait_connected(2)
-            assert transport._conn is not None
-            original = transport._conn.protocol.receive_data
-
-            def spy(data: bytes | bytearray) -> None:
-                if data.startswith(b"\x8a"):
-                    pongs.append(0)
-                original(data)
-
-            transport._conn.protocol.receive_data = spy  # type: ignore[method-assign]
             await asyncio.sleep(0.15)
     assert pongs == []
 

@@ -65,8 +65,7 @@ from websockets.exceptions import (
     ProxyError,
     SecurityError,
 )
-from websockets.frames import CloseCode, Frame, Opcode
-from websockets.http11 import Response
+from websockets.frames import CloseCode, Opcode
 from websockets.protocol import SEND_EOF, Protocol, State
 from websockets.proxy import get_proxy, parse_proxy
 from websockets.typing import Origin, Subprotocol
@@ -74,6 +73,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from websip.recovery import ServerSelector, WeightedServer, recovery_delays
 
+from ._framing import ClientFraming, Message
 from ._options import TransportOptions, transport_options_from_config
 
 __all__ = [
@@ -101,7 +101,7 @@ _SHARED_RANDOM = random.SystemRandom()
 _CONNECTION_ID = uuid.uuid4()
 # Shared empty stand-ins, replaced (never mutated) on the first write: an idle
 # connection keeps no list or dict of its own for what it rarely holds.
-_NO_FRAMES: list[Frame] = []
+_NO_MESSAGES: list[Message] = []
 _NO_FAILURES: dict[int, ConnectionFailed] = {}
 
 DisconnectedCallback = Callable[[str, BaseException | None], None]
@@ -164,13 +164,14 @@ class _HandshakeOnly(Protocol):
 
 
 class _ClientProtocol(ClientProtocol, _HandshakeOnly):
-    """websockets' client protocol, minus the handshake it would keep forever.
+    """websockets' client protocol for the opening handshake only.
 
-    ``ClientProtocol.parse`` parses the handshake response, then runs the frame
-    parser from within the same generator, whose frame keeps the response and
-    its headers alive for the life of the connection. Here its ``super().parse()``
-    resolves to :class:`_HandshakeOnly`, so that generator ends after the
-    handshake and the frame parser runs on from a generator holding nothing.
+    ``ClientProtocol.parse`` parses the handshake response, then would run the
+    frame parser from within the same generator, whose frame keeps the response
+    and its headers alive for the life of the connection. Here its
+    ``super().parse()`` resolves to :class:`_HandshakeOnly`, so that generator
+    ends after the handshake; the bytes that follow stay in ``self.reader`` for
+    the :class:`~websip.aio._framing.ClientFraming` that replaces this object.
     """
 
     def __init__(self, uri: WebSocketURI, **kwargs: Any) -> None:
@@ -181,25 +182,25 @@ class _ClientProtocol(ClientProtocol, _HandshakeOnly):
 
     def parse(self) -> Generator[None]:
         yield from ClientProtocol.parse(self)
-        yield from Protocol.parse(self)
+        while True:
+            yield  # anything after the response is left in self.reader
 
 
 class _Connection(asyncio.Protocol):
-    """One WebSocket connection: asyncio's socket callbacks around a sans-I/O client.
+    """One WebSocket connection: asyncio's socket callbacks around sans-I/O parts.
 
-    Everything happens in the callbacks: bytes from the socket go through
-    :class:`~websockets.client.ClientProtocol`, whose frames go to the
-    transport (``on_data``) and whose output goes straight back to the socket.
-    While the handshake runs, :attr:`opened` tells the opening coroutine how
-    it ended; after it, nothing is awaited.
+    Everything happens in the callbacks. Until the server's handshake response,
+    bytes go through websockets' :class:`~websockets.client.ClientProtocol`;
+    from then on through a :class:`~websip.aio._framing.ClientFraming`, whose
+    messages go to the transport (``on_data``) and whose output goes straight
+    back to the socket. While the handshake runs, :attr:`opened` tells the
+    opening coroutine how it ended; after it, nothing is awaited.
     """
 
     __slots__ = (
         "_close_timer",
-        "_fragments",
         "_ping_timer",
         "_pong_timer",
-        "_text",
         "_waiting_for_pong",
         "accepted",
         "closed",
@@ -209,30 +210,42 @@ class _Connection(asyncio.Protocol):
         "opened",
         "owner",
         "protocol",
+        "subprotocol",
         "transport",
+        "ws",
     )
 
     def __init__(self, owner: WebSocketTransport, protocol: ClientProtocol) -> None:
         self.owner = owner
-        self.protocol = protocol
+        # The opening handshake; None once it succeeded (``ws`` takes over).
+        self.protocol: ClientProtocol | None = protocol
+        self.ws: ClientFraming | None = None
+        self.subprotocol: str | None = None
         self.transport: asyncio.Transport | None = None
         loop = asyncio.get_running_loop()
         # Set when the handshake ends (a response, or the connection lost first).
         self.opened: asyncio.Future[None] | None = loop.create_future()
-        # Frames that came with the handshake response, delivered on accept().
-        self.early: list[Frame] = _NO_FRAMES  # replaced, never appended to
+        # Messages that came with the handshake response, delivered on accept().
+        self.early: list[Message] = _NO_MESSAGES  # replaced, never appended to
         self.accepted = False
         # connection_lost() came (possibly before accept()).
         self.gone = False
         # Made on demand by whoever waits for the end (close(), a refused handshake).
         self.closed: asyncio.Future[None] | None = None
         self.lost_reason: str | None = None
-        self._fragments: list[bytes] | None = None
-        self._text = False
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._waiting_for_pong = False
+
+    @property
+    def state(self) -> State:
+        """CONNECTING during the handshake, then OPEN, CLOSING, CLOSED."""
+        ws = self.ws
+        if ws is not None:
+            return ws.state
+        protocol = self.protocol
+        return protocol.state if protocol is not None else State.CLOSED
 
     # -- asyncio.Protocol ---------------------------------------------------
 
@@ -240,41 +253,70 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        if ws is None:
+            self._handshake_data(data)
+            return
+        messages = ws.receive_data(data)
+        if ws._out is not None:
+            self.flush()  # a pong, or a close frame
+        if not messages:
+            return
+        if self.accepted:
+            self._messages(messages)
+        else:
+            self.early = [*self.early, *messages]
+
+    def _handshake_data(self, data: bytes) -> None:
         protocol = self.protocol
+        if protocol is None:
+            return
         protocol.receive_data(data)
         self.flush()
         events = protocol.events_received()
         if not events:
             return
-        if not self.accepted:
-            opened = self.opened
+        opened = self.opened
+        if protocol.handshake_exc is not None:
             if opened is not None and not opened.done():
-                # The first event of a client is the handshake response.
-                if protocol.handshake_exc is not None:
-                    opened.set_exception(protocol.handshake_exc)
-                    return
-                if isinstance(events[0], Response):
-                    events = events[1:]
-                    opened.set_result(None)
-            self.early = [*self.early, *cast(list[Frame], events)]
+                opened.set_exception(protocol.handshake_exc)
             return
-        self._frames(cast(list[Frame], events))
+        # The first event of a client is the handshake response: the
+        # connection is open, and from here on ClientFraming's.
+        rest = bytes(protocol.reader.buffer)
+        self.subprotocol = protocol.subprotocol
+        options = self.owner.options
+        self.ws = ClientFraming(max_size=options.max_size, max_frame_size=options.max_frame_size)
+        self.protocol = None
+        if opened is not None and not opened.done():
+            opened.set_result(None)
+        if rest:
+            self.data_received(rest)
 
     def eof_received(self) -> bool | None:
-        self.protocol.receive_eof()
+        if self.ws is not None:
+            self.ws.receive_eof()
+        elif self.protocol is not None:
+            self.protocol.receive_eof()
         return None  # the transport closes itself; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         protocol = self.protocol
-        protocol.receive_eof()  # idempotent; moves the state machine to CLOSED
-        protocol.data_to_send()  # nowhere to write any more
+        ws = self.ws
+        if ws is not None:
+            ws.receive_eof()  # idempotent; the state becomes CLOSED
+            ws.data_to_send()  # nowhere to write any more
+        elif protocol is not None:
+            protocol.receive_eof()
+            protocol.data_to_send()
         for timer in (self._ping_timer, self._pong_timer, self._close_timer):
             if timer is not None:
                 timer.cancel()
         self._ping_timer = self._pong_timer = self._close_timer = None
         opened = self.opened
         if opened is not None and not opened.done():
-            error = protocol.handshake_exc or exc or ConnectionError("connection closed")
+            handshake_exc = protocol.handshake_exc if protocol is not None else None
+            error = handshake_exc or exc or ConnectionError("connection closed")
             opened.set_exception(error)
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
@@ -285,42 +327,46 @@ class _Connection(asyncio.Protocol):
     # -- used by the transport ----------------------------------------------
 
     def accept(self, keepalive_interval: float | None) -> None:
-        """The owner took the connection: start keep-alive, deliver early frames."""
+        """The owner took the connection: start keep-alive, deliver early messages."""
         self.accepted = True
         self.opened = None
         if keepalive_interval and not self.gone:
             self._ping_timer = asyncio.get_running_loop().call_later(keepalive_interval, self._ping)
-        early, self.early = self.early, _NO_FRAMES
+        early, self.early = self.early, _NO_MESSAGES
         if early:
-            self._frames(early)
+            self._messages(early)
         if self.gone:
             # Lost between the handshake and now: report it like any loss.
             self.owner._lost(self)
 
     def send(self, data: bytes) -> None:
-        """One SIP message, one WebSocket message (RFC 7118 5.1)."""
-        protocol = self.protocol
+        """One SIP message, one WebSocket message (RFC 7118 5.1); only while open."""
+        ws = self.ws
+        transport = self.transport
+        if ws is None or transport is None:
+            return
         if data.isascii():
-            protocol.send_text(data)
+            text = True
         else:
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
-                protocol.send_binary(data)
+                text = False
             else:
-                protocol.send_text(data)
-        self.flush()
+                text = True
+        transport.write(ws.frame_message(data, text))
 
     def begin_close(self, code: int, reason: str = "") -> None:
         """Start the closing handshake (bounded by ``close_timeout``)."""
-        if self.protocol.state is State.OPEN:
-            self.protocol.send_close(code, reason)
+        ws = self.ws
+        if ws is not None and ws.state is State.OPEN:
+            ws.send_close(code, reason)
             self.flush()
 
     def wait_closed(self) -> asyncio.Future[None]:
         if self.closed is None:
             self.closed = asyncio.get_running_loop().create_future()
-            if self.transport is None or self.protocol.state is State.CLOSED:
+            if self.transport is None or self.state is State.CLOSED:
                 self.closed.set_result(None)
         return self.closed
 
@@ -332,8 +378,10 @@ class _Connection(asyncio.Protocol):
 
     def flush(self) -> None:
         transport = self.transport
-        protocol = self.protocol
-        for data in protocol.data_to_send():
+        source: ClientFraming | ClientProtocol | None = self.ws or self.protocol
+        if source is None:
+            return
+        for data in source.data_to_send():
             if transport is None:
                 continue
             if data is SEND_EOF or not data:
@@ -341,7 +389,7 @@ class _Connection(asyncio.Protocol):
                     transport.write_eof()
             else:
                 transport.write(data)
-        if self._close_timer is None and transport is not None and protocol.close_expected():
+        if self._close_timer is None and transport is not None and source.close_expected():
             # RFC 6455 7.1.1: the server closes TCP first; a client that waits
             # for that must still not wait forever.
             timeout = self.owner.options.close_timeout
@@ -350,32 +398,13 @@ class _Connection(asyncio.Protocol):
 
     # -- internals ------------------------------------------------------------
 
-    def _frames(self, frames: list[Frame]) -> None:
-        for frame in frames:
-            opcode = frame.opcode
-            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
-                data = bytes(frame.data)
-                # The frame parser's generator keeps the last frame as a local
-                # until the next one: let it hold no payload.
-                frame.data = b""
-                if not frame.fin:
-                    self._fragments = [data]
-                    self._text = opcode is Opcode.TEXT
-                    continue
-                self._deliver(data, opcode is Opcode.TEXT)
-            elif opcode is Opcode.CONT:
-                if self._fragments is None:
-                    continue  # the protocol refuses this before it gets here
-                self._fragments.append(bytes(frame.data))
-                frame.data = b""
-                if frame.fin:
-                    data = b"".join(self._fragments)
-                    self._fragments = None
-                    self._deliver(data, self._text)
-            elif opcode is Opcode.PONG:
+    def _messages(self, messages: list[Message]) -> None:
+        for opcode, payload in messages:
+            if opcode is Opcode.PONG:
                 self._pong()
-            # PING is answered by the protocol; CLOSE ends in connection_lost.
-            if self.protocol.state is not State.OPEN:
+            else:
+                self._deliver(payload, opcode is Opcode.TEXT)
+            if self.state is not State.OPEN:
                 return
 
     def _deliver(self, data: bytes, text: bool) -> None:
@@ -384,16 +413,18 @@ class _Connection(asyncio.Protocol):
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 # RFC 6455 8.1: invalid UTF-8 in a text message fails the connection.
-                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                if self.ws is not None:
+                    self.ws.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
                 self.flush()
                 return
         self.owner._receive(self, data)
 
     def _ping(self) -> None:
         self._ping_timer = None
-        if self.protocol.state is not State.OPEN:
+        ws = self.ws
+        if ws is None or ws.state is not State.OPEN:
             return
-        self.protocol.send_ping(b"")
+        ws.send_ping(b"")
         self.flush()
         self._waiting_for_pong = True
         timeout = self.owner.options.keepalive_timeout
@@ -521,7 +552,7 @@ class WebSocketTransport:
     def is_connected(self) -> bool:
         """True while a connection is open (``send()`` will take a message)."""
         conn = self._conn
-        return conn is not None and conn.protocol.state is State.OPEN
+        return conn is not None and conn.state is State.OPEN
 
     @property
     def server_url(self) -> str | None:
@@ -580,7 +611,7 @@ class WebSocketTransport:
         for a timeout.
         """
         conn = self._conn
-        if conn is None or conn.protocol.state is not State.OPEN:
+        if conn is None or conn.state is not State.OPEN:
             return False
         conn.send(data)
         return True
@@ -778,6 +809,7 @@ class WebSocketTransport:
             try:
                 await self._connect_tcp(conn, ws_uri)
                 assert conn.transport is not None and conn.opened is not None
+                assert conn.protocol is not None  # still in the handshake
                 request = conn.protocol.connect()
                 if headers is not None:
                     request.headers.update(headers)
@@ -809,7 +841,7 @@ class WebSocketTransport:
             except BaseException:
                 conn.abort(None)
                 raise
-            if conn.protocol.subprotocol != SIP_SUBPROTOCOL:
+            if conn.subprotocol != SIP_SUBPROTOCOL:
                 # RFC 7118 4.1: without "sip" agreed this is not a SIP WebSocket server.
                 closed = conn.wait_closed()
                 conn.begin_close(CloseCode.PROTOCOL_ERROR, "the sip subprotocol is required")
@@ -861,10 +893,10 @@ class WebSocketTransport:
     # -- internals: a connection's life ----------------------------------------
 
     def _lost_cause(self, server: WeightedServer, conn: _Connection) -> ConnectionLost:
-        protocol = conn.protocol
+        ws = conn.ws
         # The server's close frame when it sent one; else ours when the
         # connection was failed (1009 message too big, 1002, 1007); else 1006.
-        frame = protocol.close_rcvd or protocol.close_sent
+        frame = (ws.close_rcvd or ws.close_sent) if ws is not None else None
         if frame is None or conn.lost_reason is not None:
             return ConnectionLost(server.ws_uri, CloseCode.ABNORMAL_CLOSURE, conn.lost_reason or "")
         return ConnectionLost(server.ws_uri, int(frame.code), frame.reason)
