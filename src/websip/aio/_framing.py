@@ -146,6 +146,10 @@ class ClientFraming:
         """Read one frame at ``pos``; returns the bytes used, 0 when incomplete."""
         first = buf[pos]
         second = buf[pos + 1]
+        opcode = first & 0x0F
+        if opcode not in _DATA_OPCODES and opcode not in _CONTROL_OPCODES:
+            # RFC 6455 5.2: an unknown opcode fails the connection at once.
+            raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, f"invalid opcode: {opcode}")
         if second & 0x80:
             # RFC 6455 5.1: a client closes on a masked frame from the server.
             raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, "incorrect masking")
@@ -173,7 +177,6 @@ class ClientFraming:
             )
         if end - pos < head + length:
             return 0
-        opcode = first & 0x0F
         if first & 0x70:
             # RFC 6455 5.2: no extension was negotiated, so the RSV bits are 0.
             raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, "reserved bits must be 0")
@@ -181,15 +184,13 @@ class ClientFraming:
         payload = buf[pos + head : pos + head + length]
         if opcode in _DATA_OPCODES:
             self._data_frame(opcode, bool(fin), payload, messages)
-        elif opcode in _CONTROL_OPCODES:
+        else:  # a control frame (the opcode was checked above)
             # RFC 6455 5.5: control frames are short and never fragmented.
             if length > 125:
                 raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, "control frame too long")
             if not fin:
                 raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, "fragmented control frame")
             self._control_frame(opcode, payload, messages)
-        else:
-            raise ProtocolFailure(CloseCode.PROTOCOL_ERROR, f"invalid opcode: {opcode}")
         return head + length
 
     def _limit(self) -> int | None:
