@@ -29,11 +29,14 @@ A thin shell: which server to try and how long to wait come from
   answer a WebSocket ping (RFC 6455 5.5.2) and the CRLF ping adds nothing over
   it on one hop. A server's CRLF CRLF ping is answered with a CRLF pong
   (RFC 5626 4.4.1), and a lone CRLF is ignored.
-- **I/O.** Each connection is an :class:`asyncio.Protocol` driving the
-  ``websockets`` package's sans-I/O :class:`~websockets.client.ClientProtocol`:
-  writes go straight to the socket, received frames straight to ``on_data``,
-  and keep-alive is a loop timer. An idle connection thus holds no task, queue
-  or handshake headers, which is what lets one process keep 10,000 UAs (see
+- **I/O.** Each connection is an :class:`asyncio.Protocol`. The opening
+  handshake goes through the ``websockets`` package's sans-I/O
+  :class:`~websockets.client.ClientProtocol` (redirects, proxies, TLS, headers);
+  once it succeeds, websip's :class:`~websip.aio._framing.ClientFraming` (a few
+  slots) reads and writes the frames. Writes go straight to the socket,
+  received messages straight to ``on_data``, and keep-alive is a loop timer. An
+  idle connection thus holds no task, queue, parser generator or handshake
+  headers, which is what lets one process keep 10,000 UAs (see
   ``bench/README.md``). A task exists only while a connection is being opened.
 - **First connection.** :meth:`WebSocketTransport.wait_connected` returns once a
   connection is up, and raises :class:`ConnectionFailed` once every server has
