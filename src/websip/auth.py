@@ -592,6 +592,10 @@ class _Kind(enum.Enum):
 _Key = tuple[_Kind, str]  # a protection space: (kind, realm)
 # Iterating an Enum class goes through EnumType.__iter__ (a Python generator).
 _KINDS = (_Kind.WWW, _Kind.PROXY)
+# (kind, challenge header, credentials header): Enum member attributes are
+# descriptor calls, and these are read on every challenge and every request.
+_KIND_HEADERS = tuple((kind, kind.value, kind.credentials_header) for kind in _KINDS)
+_CREDENTIALS_HEADER = {kind: credentials for kind, _, credentials in _KIND_HEADERS}
 
 
 @dataclass(slots=True)
@@ -634,12 +638,12 @@ def _fail(response: Response, reason: str) -> RequestError:
 def _offers(response: Response) -> dict[_Key, list[Challenge]]:
     """The Digest challenges of a response, grouped by protection space, in order."""
     offers: dict[_Key, list[Challenge]] = {}
-    for kind in _KINDS:
-        if not response.has_header(kind.value):
+    for kind, header, _ in _KIND_HEADERS:
+        if not response.has_header(header):
             continue
-        for index in range(len(response.get_headers(kind.value))):
+        for index in range(len(response.get_headers(header))):
             try:
-                challenge: Challenge = response.parse_header(kind.value, index)
+                challenge: Challenge = response.parse_header(header, index)
             except ParseError:
                 continue  # one malformed challenge does not spoil the others
             realm, nonce, opaque = challenge.realm, challenge.nonce, challenge.opaque
@@ -762,8 +766,7 @@ class DigestFlow:
         states = self._client._states
         for key in [k for k in entries if k not in states]:
             del entries[key]  # dropped meanwhile (forget, rejection elsewhere)
-        for kind in _KINDS:
-            header = kind.credentials_header
+        for kind, _, header in _KIND_HEADERS:
             if request.has_header(header):
                 realms = {realm for k, realm in entries if k is kind}
                 if realms:
@@ -771,7 +774,7 @@ class DigestFlow:
         client = self._client
         for key in entries:
             state = states[key]
-            request.add_header(key[0].credentials_header, client._authorization(state, request))
+            request.add_header(_CREDENTIALS_HEADER[key[0]], client._authorization(state, request))
             self._sent[key] = state.nonce
         return request
 

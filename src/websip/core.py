@@ -491,7 +491,14 @@ class Core:
 
     def _layer_events(self, events: list[tl.LayerEvent], now: float) -> None:
         for event in events:
-            if isinstance(event, tl.SendMessage):
+            if type(event) is tl.SendMessage:  # the commonest: the exact class first
+                if self._out is _NO_OUTPUT:
+                    self._out = [event.message.to_bytes()]
+                else:
+                    self._out.append(event.message.to_bytes())
+            elif type(event) is tl.TransactionEnded:
+                self._on_ended(event.key)
+            elif isinstance(event, tl.SendMessage):
                 if self._out is _NO_OUTPUT:
                     self._out = []
                 self._out.append(event.message.to_bytes())

@@ -77,8 +77,10 @@ class EventEmitter:
         entries = self._handlers.get(name)
         if not entries:
             return []
-        if any(once for _, once in entries):
-            self._handlers[name] = [(h, once) for h, once in entries if not once]
+        for _, once in entries:
+            if once:
+                self._handlers[name] = [(h, once) for h, once in entries if not once]
+                break
         tasks: list[asyncio.Task[Any]] = []
         for handler, _ in list(entries):
             try:
@@ -86,7 +88,8 @@ class EventEmitter:
             except Exception:
                 logger.exception("%r handler %r raised", name, handler)
                 continue
-            if inspect.isawaitable(result):
+            # (None, what plain handlers return, is not awaitable: no ABC check.)
+            if result is not None and inspect.isawaitable(result):
                 task = asyncio.ensure_future(_guard(name, handler, result))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

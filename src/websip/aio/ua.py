@@ -722,10 +722,11 @@ class UA:
             if future is not None:
                 self._settle(transaction_id, future, event)
                 return
-        for session in list(self._sessions):
-            if session._owns_event(event):
-                session._handle_event(event)
-                return
+        if self._sessions:
+            for session in list(self._sessions):
+                if session._owns_event(event):
+                    session._handle_event(event)
+                    return
         if isinstance(event, RequestReceived):
             self._on_request(event)
         elif isinstance(event, RequestCancelled | AckReceived | AckTimedOut):

@@ -268,8 +268,11 @@ class Message:
 
     def get_token_list(self, name: str) -> list[str]:
         """Every token of a token-list header (Allow, Supported, Require...) over all lines."""
+        values = self._values(INDEX_KEYS.get(name) or index_key(name))
+        if not values:
+            return []  # the usual case (no Require, no Content-Encoding...)
         tokens: list[str] = []
-        for i in range(len(self._values(index_key(name)) or ())):
+        for i in range(len(values)):
             tokens.extend(self.parse_header(name, i))
         return tokens
 
@@ -286,8 +289,12 @@ class Message:
         Raises:
             websip.ParseError: the name is not a token, or the value holds CR/LF.
         """
-        # index_name refuses a name that is not a token (ParseError), memoised.
-        key, spelling = index_name(name)
+        # index_name refuses a name that is not a token (ParseError), memoised;
+        # a canonical spelling is its own key (names.KNOWN_SPELLINGS).
+        if name in KNOWN_SPELLINGS:
+            key = spelling = name
+        else:
+            key, spelling = index_name(name)
         if isinstance(value, (list, tuple)):
             # Several values (what parse_header gives for a list header): one each,
             # never the Python repr of the list.
@@ -357,33 +364,39 @@ class Message:
         values = self._headers.get("Call-ID") or self._values("Call-ID")
         return values[0] if values else ""
 
+    # Every layer reads these, several times per message: the typed-value cache
+    # is read first (a parse_header call and its key lookups cost more than the
+    # hit itself). A header's cache entry goes whenever the header changes.
+
     @property
     def cseq(self) -> CSeq:
         """The CSeq. Raises ParseError if missing or malformed."""
-        cseq = self.parse_header("CSeq")
+        cseq = self._cache.get("CSeq")
         if cseq is None:
-            raise ParseError("missing CSeq", header="CSeq")
+            cseq = self.parse_header("CSeq")
+            if cseq is None:
+                raise ParseError("missing CSeq", header="CSeq")
         return cseq  # type: ignore[no-any-return]
 
     @property
     def from_tag(self) -> str | None:
-        value: NameAddr | None = self.parse_header("From")
+        value: NameAddr | None = self._cache.get("From") or self.parse_header("From")
         return value.tag if value is not None else None
 
     @property
     def to_tag(self) -> str | None:
-        value: NameAddr | None = self.parse_header("To")
+        value: NameAddr | None = self._cache.get("To") or self.parse_header("To")
         return value.tag if value is not None else None
 
     @property
     def via(self) -> Via | None:
         """The top Via, parsed (None if there is none)."""
-        via: Via | None = self.parse_header("Via")
+        via: Via | None = self._cache.get("Via") or self.parse_header("Via")
         return via
 
     @property
     def via_branch(self) -> str | None:
-        via: Via | None = self.parse_header("Via")
+        via: Via | None = self._cache.get("Via") or self.parse_header("Via")
         return via.branch if via is not None else None
 
     @property

@@ -64,8 +64,11 @@ class TimerSet:
 
     def keep_only(self, names: frozenset[TimerName]) -> None:
         """Cancel every timer not in ``names``."""
-        for name in [n for n in self._deadlines if n not in names]:
-            del self._deadlines[name]
+        deadlines = self._deadlines
+        if deadlines.keys() <= names:
+            return  # the usual case: nothing to cancel, no list to build
+        for name in [n for n in deadlines if n not in names]:
+            del deadlines[name]
 
     def earliest(self) -> float | None:
         """The earliest deadline, or None when no timer runs."""
@@ -76,7 +79,10 @@ class TimerSet:
         due = [(deadline, name) for name, deadline in self._deadlines.items() if deadline <= now]
         if not due:
             return None
-        _, name = min(due, key=lambda item: (item[1] in _RETRANSMISSION_TIMERS, item[0]))
+        if len(due) == 1:
+            name = due[0][1]  # the usual case: nothing to order
+        else:
+            _, name = min(due, key=lambda item: (item[1] in _RETRANSMISSION_TIMERS, item[0]))
         del self._deadlines[name]
         return name
 

@@ -305,6 +305,14 @@ _ServerMachine: TypeAlias = (
     ServerInviteTransaction[Request, Response] | ServerNonInviteTransaction[Request, Response]
 )
 
+# The machines' constructors, bound once: subscripting a generic class and
+# reading an attribute through the alias are typing calls (Python code), on
+# every transaction otherwise.
+_START_ICT: Final = ClientInviteTransaction[Request, Response].start
+_START_NICT: Final = ClientNonInviteTransaction[Request, Response].start
+_START_IST: Final = ServerInviteTransaction[Request, Response].start
+_START_NIST: Final = ServerNonInviteTransaction[Request, Response].start
+
 
 @dataclass(slots=True)
 class _ServerEntry:
@@ -403,14 +411,37 @@ class TransactionLayer:
         except ParseError as exc:
             raise LocalProtocolError(f"cannot write a Via from {text!r}: {exc}") from None
 
-    def _stamp_via(self, request: Request) -> None:
-        """Give ``request`` a top Via with a branch (RFC 3261 8.1.1.7)."""
+    def _via_prefix(self) -> str:
+        """``SIP/2.0/<transport> <host>`` as our Via writes it, checked.
+
+        Nothing is kept (thousands of layers share a process): the text is
+        parsed each time, and written back only when the parser changed it
+        (a lower-cased host, brackets around IPv6...).
+        """
+        transport, host = self.via_transport, self.via_host
+        assert host is not None
+        text = f"SIP/2.0/{transport} {host}"
+        try:
+            via = Via.parse(text)
+        except ParseError as exc:
+            raise LocalProtocolError(f"cannot write a Via from {text!r}: {exc}") from None
+        if via.host == host and via.port is None and via.transport == transport:
+            return text
+        return str(via)
+
+    def _stamp_via(self, request: Request) -> str | None:
+        """Give ``request`` a top Via with a branch (RFC 3261 8.1.1.7).
+
+        Returns the branch when the Via is a new one of ours (the common case:
+        the caller then knows the branch without parsing the Via again).
+        """
         vias = request.get_headers("Via")
         if not vias:
             if self.via_host is None:
                 raise LocalProtocolError("a request needs a Via (or the layer a via_host)")
-            request.add_header("Via", str(self._make_via()), first=True)
-            return
+            branch = self.new_branch()
+            request.add_header("Via", f"{self._via_prefix()};branch={branch}", first=True)
+            return branch
         try:
             top = Via.parse(vias[0])
         except ParseError as exc:
@@ -419,6 +450,7 @@ class TransactionLayer:
             top.set_param("branch", self.new_branch())
             request.pop_header("Via")
             request.add_header("Via", str(top), first=True)
+        return None
 
     # -- introspection --------------------------------------------------------
 
@@ -459,18 +491,22 @@ class TransactionLayer:
         """
         if request.method == "ACK":
             raise LocalProtocolError("an ACK has no client transaction; use send_stateless()")
-        self._stamp_via(request)
-        key = ClientTransactionKey.for_message(request)
+        branch = self._stamp_via(request)
+        if branch is not None:
+            # What for_message would read back from the Via just written.
+            key = ClientTransactionKey(branch=branch.lower(), method=request.method)
+        else:
+            key = ClientTransactionKey.for_message(request)
         if key in self._clients:
             raise LocalProtocolError(f"a client transaction {key} is already running")
         machine: _ClientMachine
         outputs: list[ClientOutput[Request, Response]]
         if request.method == "INVITE":
-            machine, outputs = ClientInviteTransaction[Request, Response].start(
+            machine, outputs = _START_ICT(
                 request, timers=self.timers, reliable=self.reliable, now=now
             )
         else:
-            machine, outputs = ClientNonInviteTransaction[Request, Response].start(
+            machine, outputs = _START_NICT(
                 request, timers=self.timers, reliable=self.reliable, now=now
             )
         self._clients = _own(self._clients)
@@ -714,13 +750,11 @@ class TransactionLayer:
         outputs: list[ServerOutput[Request, Response]]
         if request.method == "INVITE":
             trying = Response.for_request(request, 100) if self.send_trying else None
-            machine, outputs = ServerInviteTransaction[Request, Response].start(
+            machine, outputs = _START_IST(
                 request, timers=self.timers, reliable=self.reliable, now=now, trying=trying
             )
         else:
-            machine, outputs = ServerNonInviteTransaction[Request, Response].start(
-                request, timers=self.timers, reliable=self.reliable
-            )
+            machine, outputs = _START_NIST(request, timers=self.timers, reliable=self.reliable)
         entry = _ServerEntry(machine=machine, request=request)
         self._servers = _own(self._servers)
         self._servers[key] = entry
@@ -738,23 +772,24 @@ class TransactionLayer:
             match output:
                 case SendRequest(request=request, retransmission=again):
                     events.append(SendMessage(message=request, retransmission=again))
-                case SendAck(response=response, retransmission=again):
-                    ack = build_ack(machine.request, response)
-                    events.append(SendMessage(message=ack, retransmission=again))
+                # (The cases are disjoint classes: the commonest come first.)
                 case PassResponseToTU(response=response):
                     events.append(ResponseReceived(response=response, key=key))
-                case TransactionTimedOut(timer=timer):
-                    events.append(
-                        TransactionFailed(key=key, reason=FailureReason.TIMEOUT, timer=timer)
-                    )
-                case TransportErrorOccurred():
-                    events.append(TransactionFailed(key=key, reason=FailureReason.TRANSPORT_ERROR))
                 case TransactionTerminated():
                     del self._clients[key]
                     if not self._clients:
                         # An emptied dict keeps its table; an idle layer holds none.
                         self._clients = _NO_ENTRIES
                     events.append(TransactionEnded(key=key))
+                case SendAck(response=response, retransmission=again):
+                    ack = build_ack(machine.request, response)
+                    events.append(SendMessage(message=ack, retransmission=again))
+                case TransactionTimedOut(timer=timer):
+                    events.append(
+                        TransactionFailed(key=key, reason=FailureReason.TIMEOUT, timer=timer)
+                    )
+                case TransportErrorOccurred():
+                    events.append(TransactionFailed(key=key, reason=FailureReason.TRANSPORT_ERROR))
                 case InputDiscarded(state=state, trigger=trigger):  # pragma: no branch
                     assert received is not None  # only responses are refused
                     events.append(
@@ -777,15 +812,15 @@ class TransactionLayer:
                     events.append(SendMessage(message=response, retransmission=again))
                 case PassRequestToTU(request=request):
                     events.append(RequestReceived(request=request, key=key, cancelled=cancelled))
+                case TransactionTerminated():
+                    self._forget_server(key)
+                    events.append(TransactionEnded(key=key))
                 case TransactionTimedOut(timer=timer):
                     events.append(
                         TransactionFailed(key=key, reason=FailureReason.TIMEOUT, timer=timer)
                     )
                 case TransportErrorOccurred():
                     events.append(TransactionFailed(key=key, reason=FailureReason.TRANSPORT_ERROR))
-                case TransactionTerminated():
-                    self._forget_server(key)
-                    events.append(TransactionEnded(key=key))
                 case InputDiscarded(state=state, trigger=trigger):  # pragma: no branch
                     assert received is not None  # only requests are refused
                     events.append(
