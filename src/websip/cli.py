@@ -854,6 +854,8 @@ def _run_async(args: argparse.Namespace, body: Callable[[Run, Reporter], Awaitab
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
+        # No loop signal handlers on Windows or outside the main thread: there
+        # Ctrl-C raises KeyboardInterrupt instead, handled around asyncio.run().
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, run.interrupt)
             loop.add_signal_handler(signal.SIGTERM, run.interrupt)

@@ -447,11 +447,11 @@ class Configuration:
         """The From address: ``"display name" <uri>`` (quoted and escaped by str())."""
         return NameAddr(self._uri.copy(), self.display_name)
 
-    def shared_identity(self) -> NameAddr:
+    def _shared_identity(self) -> NameAddr:
         """:attr:`identity` around this configuration's own URI, not a copy.
 
-        For holders that copy it before any change (the UA's request makers):
-        a UA then keeps one URI of its own less.
+        Private: it would let the URI be changed. For the UA's request makers,
+        which copy it before any change; a UA then keeps one URI less.
         """
         return NameAddr(self._uri, self.display_name)
 

@@ -199,7 +199,7 @@ def rfc3261_7_1(request: Request, *, to_tag: str | None = None) -> Response | No
 
 
 # RFC 3261 8.1.1: the header fields every request (and response) carries; see
-# _header_problem. Index keys (names.index_key): Message._values takes them as they are.
+# _header_problem.
 _MANDATORY_HEADERS: Final = ("To", "From", "Call-ID", "CSeq", "Via")
 
 
@@ -213,26 +213,21 @@ def _header_problem(message: Request | Response, *, max_forwards: bool) -> str |
     the only one a UA acts on, and 8.2.2 says "A UAS SHOULD ignore any
     malformed header fields that are not necessary for processing requests".
     """
-    # Runs on every message received: the value lists are read in place (the
-    # names are index keys) and a value parsed already is not looked up again.
-    values_of = message._values
-    cache = message._cache
     for name in _MANDATORY_HEADERS:
-        values = values_of(name)
-        if not values:
+        count = len(message.get_headers(name))
+        if count == 0:
             return f"missing {name}"
-        if len(values) > 1 and name != "Via":
-            return f"{len(values)} {name} header fields"
-        if name not in cache:
-            try:
-                message.parse_header(name)
-            except ParseError as exc:
-                return f"malformed {name}: {exc.reason}"
+        if count > 1 and name != "Via":
+            return f"{count} {name} header fields"
+        try:
+            message.parse_header(name)  # cached: the layers above read it again
+        except ParseError as exc:
+            return f"malformed {name}: {exc.reason}"
     if max_forwards:
-        values = values_of("Max-Forwards")
-        if values and len(values) > 1:
+        values = message.get_headers("Max-Forwards")
+        if len(values) > 1:
             return f"{len(values)} Max-Forwards header fields"
-        if values and "Max-Forwards" not in cache:
+        if values:
             try:
                 message.parse_header("Max-Forwards")
             except ParseError as exc:

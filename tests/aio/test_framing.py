@@ -10,7 +10,7 @@ the same frames written back, the same states and the same close codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -124,7 +124,7 @@ def assert_failed(framing: ClientFraming, code: int) -> None:
     # "An endpoint MUST NOT continue to attempt to process data ... after being
     # instructed to _Fail the WebSocket Connection_": no message, no pong.
     assert framing.receive_data(text(b"late") + server_frame(PING, b"p")) == []
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.state is State.CLOSING
 
 
@@ -150,7 +150,7 @@ def test_unfragmented_message(build: Callable[[bytes], bytes], opcode: Opcode) -
     ]
     assert framing.state is State.OPEN
     assert not framing.close_expected()
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_rcvd is None and framing.close_sent is None
 
 
@@ -164,7 +164,7 @@ def test_several_frames_in_one_call() -> None:
         (Opcode.BINARY, b""),
         (Opcode.TEXT, b"x" * 300),
     ]
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 300, 65535, 65536, 70000])
@@ -196,7 +196,7 @@ def test_one_frame_byte_by_byte(size: int) -> None:
     assert results[end_of_first - 1] == [(Opcode.TEXT, payload)]
     assert results[-1] == [(Opcode.TEXT, b"next")]
     assert framing.state is State.OPEN
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 def test_empty_receive_data() -> None:
@@ -223,7 +223,7 @@ def test_fragmented_text_message() -> None:
     framing = ClientFraming()
     data = text(b"IN", fin=False) + cont(b"VI", fin=False) + cont(b"", fin=False) + cont(b"TE")
     assert framing.receive_data(data) == [(Opcode.TEXT, b"INVITE")]
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 def test_fragmented_binary_message_then_another_message() -> None:
@@ -269,7 +269,7 @@ def test_ping_is_answered_with_the_same_payload(payload: bytes) -> None:
     assert pong.opcode is Opcode.PONG
     assert pong.fin
     assert pong.data == payload
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.state is State.OPEN
 
 
@@ -291,7 +291,7 @@ def test_pong_is_a_message(payload: bytes) -> None:
         (Opcode.PONG, payload),
         (Opcode.TEXT, b"t"),
     ]
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 def test_send_ping() -> None:
@@ -307,7 +307,7 @@ def test_send_ping() -> None:
     framing.receive_eof()
     framing.data_to_send()
     framing.send_ping(b"late")
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 # -- 4. the server closes ------------------------------------------------------------
@@ -341,15 +341,15 @@ def test_close_with_code_and_reason_then_eof() -> None:
     # RFC 6455 1.4: after a close frame, anything else is discarded.
     assert framing.receive_data(text(b"later") + server_frame(PING, b"?")) == []
     assert framing.receive_data(server_frame(CLOSE, close_payload(1000))) == []
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_rcvd == Close(1001, "going away, é")
     # RFC 6455 7.1.1: the server closes TCP first, then the client.
     framing.receive_eof()
     assert state(framing) is State.CLOSED
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
     assert not framing.close_expected()
     framing.receive_eof()
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.receive_data(text(b"x")) == []
     assert framing.close_sent == Close(1001, "going away, é")
 
@@ -380,14 +380,14 @@ def test_close_answering_our_close_is_not_echoed() -> None:
     # Data still arrives until the server's close frame (RFC 6455 1.4).
     assert framing.receive_data(text(b"in flight")) == [(Opcode.TEXT, b"in flight")]
     assert framing.receive_data(server_frame(CLOSE, close_payload(1000, b"ok"))) == []
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_rcvd == Close(1000, "ok")
     assert framing.close_sent == Close(1000, "bye")
     assert framing.state is State.CLOSING
     assert framing.receive_data(text(b"after")) == []
     framing.receive_eof()
     assert state(framing) is State.CLOSED
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
 
 
 # -- 5. protocol errors --------------------------------------------------------------
@@ -430,7 +430,7 @@ def test_protocol_error(data: bytes) -> None:
     assert framing.close_rcvd is None
     framing.receive_eof()
     assert framing.state is State.CLOSED
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
 
 
 @pytest.mark.parametrize("data", PROTOCOL_ERRORS.values(), ids=PROTOCOL_ERRORS.keys())
@@ -543,7 +543,7 @@ def test_frame_over_the_limit_fails_on_its_header(header: bytes, limits: dict[st
     # The extended length is needed before the size is known.
     for i in range(1, len(header)):
         framing.receive_data(header[i - 1 : i])
-        assert framing.state is State.OPEN and framing.data_to_send() == []
+        assert framing.state is State.OPEN and framing.data_to_send() == ()
     assert framing.receive_data(header[-1:]) == []
     assert_failed(framing, CloseCode.MESSAGE_TOO_BIG)
 
@@ -558,7 +558,7 @@ def test_exactly_at_the_limits() -> None:
     framing = ClientFraming(max_size=300)
     assert framing.receive_data(binary(b"e" * 300)) == [(Opcode.BINARY, b"e" * 300)]
     assert framing.state is State.OPEN
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 def test_fragmented_message_over_max_size() -> None:
@@ -593,9 +593,9 @@ def test_eof_without_close_frame(before: bytes) -> None:
     assert framing.close_sent is None
     assert framing.close_rcvd is None
     assert not framing.close_expected()
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
     framing.receive_eof()  # idempotent
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.state is State.CLOSED
     assert framing.receive_data(text(b"partial")[4:] + text(b"x")) == []
 
@@ -607,7 +607,7 @@ def test_eof_after_a_protocol_error() -> None:
     framing.receive_eof()
     assert framing.state is State.CLOSED
     assert framing.close_sent is not None and framing.close_sent.code == CloseCode.PROTOCOL_ERROR
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
 
 
 # -- 9. sending -------------------------------------------------------------------------
@@ -626,7 +626,7 @@ def test_send_close() -> None:
     # Only one close frame is ever sent.
     framing.send_close(1001, "again")
     framing.fail(CloseCode.PROTOCOL_ERROR, "and again")
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_sent == Close(1000, "bye")
     assert framing.state is State.CLOSING
 
@@ -636,20 +636,20 @@ def test_send_close_after_the_server_closed() -> None:
     framing.receive_data(server_frame(CLOSE, close_payload(1000)))
     framing.data_to_send()
     framing.send_close(1001)
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_sent == Close(1000, "")
 
 
 def test_fail_with_1006_writes_no_frame() -> None:
     framing = ClientFraming()
     framing.fail(CloseCode.ABNORMAL_CLOSURE, "keepalive timeout")
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     assert framing.close_sent is None
     assert framing.receive_data(text(b"ignored") + server_frame(PING)) == []
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
     framing.receive_eof()
     assert framing.state is State.CLOSED
-    assert framing.data_to_send() == [SEND_EOF]
+    assert framing.data_to_send() == (SEND_EOF,)
 
 
 def test_fail_with_another_code_writes_a_close_frame() -> None:
@@ -680,7 +680,7 @@ def test_frame_message(size: int, is_text: bool) -> None:
         # Masked with a key from a strong source (RFC 6455 10.3): not sent as is.
         assert wire[header + 4 :] != data
     # Nothing is queued: the caller writes the message itself.
-    assert framing.data_to_send() == []
+    assert framing.data_to_send() == ()
 
 
 def test_masking_keys_differ() -> None:
@@ -850,7 +850,7 @@ class Assembler:
         return complete
 
 
-def outgoing(chunks: list[bytes]) -> list[tuple[object, ...] | None]:
+def outgoing(chunks: Sequence[bytes]) -> list[tuple[object, ...] | None]:
     """Frames written, compared on what matters: close frames by their code only."""
     result: list[tuple[object, ...] | None] = []
     for data in chunks:

@@ -281,13 +281,13 @@ class ClientFraming:
         """True once a close frame was sent: the server should now close TCP."""
         return self.state is CLOSING
 
-    def data_to_send(self) -> list[bytes]:
+    def data_to_send(self) -> tuple[bytes, ...]:
         """Control frames to write; ``SEND_EOF`` (``b""``) for the end of the stream."""
         out = self._out
         if out is None:
-            return []
+            return ()  # the usual case, after every received message: nothing made
         self._out = None
-        return out
+        return tuple(out)
 
     def _write(self, data: bytes) -> None:
         if self._out is None:

@@ -261,8 +261,7 @@ class _Connection(asyncio.Protocol):
             self._handshake_data(data)
             return
         messages = ws.receive_data(data)
-        if ws._out is not None:
-            self.flush()  # a pong, or a close frame
+        self.flush()  # a pong or a close frame, if any
         if not messages:
             return
         if self.accepted:

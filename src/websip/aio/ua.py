@@ -264,7 +264,7 @@ class UA:
         )
         # Parsed, not built: its parameters stay text until something reads them.
         self._contact_uri = URI.parse(f"sip:{contact_user}@{config.via_host};transport=ws")
-        identity = config.shared_identity()  # both copy it before any change
+        identity = config._shared_identity()  # both copy it before any change
         self._requests = OutOfDialogRequest(identity=identity)
         self._registration = Registration(
             self._core,
